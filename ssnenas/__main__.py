@@ -1,0 +1,5 @@
+import sys
+
+from ssnenas.cli import main
+
+sys.exit(main())

@@ -1,0 +1,55 @@
+"""``ssnenas`` command line.
+
+Each sub-module registers its sub-commands through ``register(subparsers)``; a command's handler is
+stored as ``func`` on the parsed namespace and returns an exit status. User errors
+(:class:`ssnenas.errors.SsnenasError`) print one line and exit 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules under ssnenas.cli that contribute commands; a missing one is skipped so the CLI works
+# while features are added.
+COMMAND_MODULES = ("data", "pretrain", "predictor_study", "benchmark", "report", "search", "retrain")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ssnenas import __version__
+
+    parser = argparse.ArgumentParser(prog="ssnenas", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ssnenas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"ssnenas.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"ssnenas.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ssnenas.errors import SsnenasError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SsnenasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real benchmark tables in ../shared (skipped with a reason where absent) and
+one Ray session for every test that needs Ray."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SSNENAS_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+def shared_file(relative: str) -> Path:
+    """Path of a file under ../shared/data, or skip the test saying why."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real benchmark table {relative} not found under {SHARED_DATA} "
+                    "(only the development checkout has ../shared)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def nb101_1k_csv() -> Path:
+    return shared_file("nasbench101/nb101_1k.csv")
+
+
+@pytest.fixture(scope="session")
+def nb101_500_csv() -> Path:
+    return shared_file("nasbench101/nb101_500.csv")
+
+
+@pytest.fixture(scope="session")
+def nb201_csv() -> Path:
+    return shared_file("nasbench201/nb201_200epoch.csv")
+
+
+@pytest.fixture(scope="session")
+def nb201_12epoch_csv() -> Path:
+    return shared_file("nasbench201/nb201_12epoch.csv")
+
+
+@pytest.fixture(scope="session")
+def darts_csv() -> Path:
+    return shared_file("darts/nb301_500.csv")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """Start Ray once for the whole session (2 CPUs, no dashboard) and shut it down at the end."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
