@@ -1,7 +1,9 @@
 """``ssnenas`` command line.
 
 Each sub-module registers its sub-commands through ``register(subparsers)``; a command's handler is
-stored as ``func`` on the parsed namespace and returns an exit status. User errors
+stored as ``func`` on the parsed namespace and returns an exit status. Commands that live above the
+library (``experiments``: benchmark, search, retrain) plug in through the ``ssnenas.commands`` entry-point
+group, so the library itself never imports ``search_algos``, ``trainables`` or ``experiments``. User errors
 (:class:`ssnenas.errors.SsnenasError`) print one line and exit 2, without a traceback.
 """
 
@@ -10,10 +12,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import entry_points
 
 # Modules under ssnenas.cli that contribute commands; a missing one is skipped so the CLI works
 # while features are added.
-COMMAND_MODULES = ("data", "pretrain", "predictor_study", "benchmark", "report", "search", "retrain")
+COMMAND_MODULES = ("data", "pretrain", "predictor_study", "report")
+ENTRY_POINT_GROUP = "ssnenas.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        entry.load()(sub)
     return parser
 
 
