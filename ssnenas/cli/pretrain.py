@@ -1,0 +1,120 @@
+"""``ssnenas pretrain ss-rl|ss-ccl``: self-supervised pre-training of the GIN encoder.
+
+Defaults come from algorithms.md: SS-RL §3 (lr/epochs per space, batch 64, 90 % split, seed 3344),
+SS-CCL §4.3 (N, M, S, K presets per space, lr 5e-3, 300 epochs, tau 0.07, margin 0, m 0.5, seed 444).
+Re-running the same command after an interruption continues at the next epoch of ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("pretrain", help="self-supervised pre-training (SS-RL, SS-CCL)",
+                              description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="method", metavar="METHOD")
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (nb101/nb201/nb301)")
+        q.add_argument("--data", help="prepared benchmark store (folder or .parquet); darts samples its "
+                                      "architectures instead when omitted")
+        q.add_argument("--dataset", help="which store of a --data folder holding several (e.g. cifar10-valid)")
+        q.add_argument("--num-archs", type=int, default=None,
+                       help="darts without --data: number of sampled architectures (default 50000, §1.3)")
+        q.add_argument("--out", required=True, help="checkpoint file; rewritten every epoch, resumed if present")
+        q.add_argument("--epochs", type=int, default=None)
+        q.add_argument("--lr", type=float, default=None)
+        q.add_argument("--seed", type=int, default=None)
+        q.add_argument("--width", type=int, default=32, help="GIN width (default 32, §2)")
+        q.add_argument("--layers", type=int, default=3, help="GIN layers (default 3, §2)")
+        q.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
+        q.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rl = sub.add_parser("ss-rl", help="regress the normalised GED of architecture pairs (§3)")
+    common(rl)
+    rl.add_argument("--batch-size", type=int, default=64, help="pairs per step (default 64)")
+    rl.add_argument("--train-fraction", type=float, default=0.9, help="training split (default 0.9)")
+    rl.add_argument("--split", choices=("random", "legacy"), default="random",
+                    help="random split for --seed (default; fixes §10.13) or legacy first/last key order")
+    rl.add_argument("--schedule", choices=("cosine", "legacy"), default="cosine",
+                    help="per-step cosine over the true step count (default) or the original CosineLR")
+    rl.add_argument("--bias-lr-2x", action="store_true", help="original 2x lr / no decay for biases (§10.4)")
+    rl.set_defaults(func=_run_ssrl)
+
+    ccl = sub.add_parser("ss-ccl", help="central contrastive learning, Algorithm 1 (§4)")
+    common(ccl)
+    ccl.add_argument("--preset", default="readme", help="(N, M, S, K) preset: readme (every space) or "
+                                                         "paper (nasbench101: 140000/140000/1000/139800)")
+    ccl.add_argument("--batch-size", type=int, default=None, help="N, archs mined together")
+    ccl.add_argument("--train-samples", type=int, default=None, help="M, anchors per batch")
+    ccl.add_argument("--batch-step", type=int, default=None, help="S, anchors per optimiser step")
+    ccl.add_argument("--min-negative-size", type=int, default=None, help="K, negatives per anchor")
+    ccl.add_argument("--margin", type=float, default=0.0, help="mu (default 0, the published run)")
+    ccl.add_argument("--temperature", type=float, default=0.07, help="tau (default 0.07)")
+    ccl.add_argument("--center-weight", type=float, default=0.5,
+                     help="m; the loss adds m * R / 2, so 0.5 gives the code's effective 0.25 (default 0.5)")
+    ccl.add_argument("--dim", type=int, default=8, help="projection width (default 8)")
+    ccl.add_argument("--workers", type=int, default=1, help="Ray Train workers (DDP); 1 runs in-process")
+    ccl.add_argument("--use-gpu", action="store_true",
+                     help="run under Ray Train with one GPU per worker (a single local GPU needs only --device)")
+    ccl.add_argument("--ray-storage", default=None, help="Ray Train storage_path (default ~/ray_results)")
+    ccl.add_argument("--chunk-elems", type=int, default=1 << 22,
+                     help="anchor x batch distances materialised at once (memory bound)")
+    ccl.set_defaults(func=_run_ccl)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _data(args, seed: int):
+    from ssnenas.pretrain.data import load_archs
+
+    return load_archs(args.space, args.data, num_archs=args.num_archs, seed=seed, dataset=args.dataset)
+
+
+def _summary(ckpt: dict, out: str) -> None:
+    last = ckpt["history"][-1] if ckpt["history"] else {}
+    shown = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in last.items()}
+    print(f"{ckpt['method']} {ckpt['space']}: {ckpt['epoch']} epoch(s) in {out}; last epoch {shown}")
+
+
+def _run_ssrl(args) -> int:
+    from ssnenas.pretrain.ssrl import DEFAULTS, SEED, SSRLConfig, train_ssrl
+    from ssnenas.spaces import get_space
+
+    space = get_space(args.space).name
+    seed = SEED if args.seed is None else args.seed
+    config = SSRLConfig(epochs=args.epochs or DEFAULTS[space]["epochs"], lr=args.lr or DEFAULTS[space]["lr"],
+                        batch_size=args.batch_size, train_fraction=args.train_fraction, seed=seed,
+                        width=args.width, layers=args.layers, split=args.split, schedule=args.schedule,
+                        bias_lr_2x=args.bias_lr_2x)
+    ckpt = train_ssrl(_data(args, seed), args.out, config=config, device=args.device,
+                      progress=not args.no_progress)
+    _summary(ckpt, args.out)
+    return 0
+
+
+def _run_ccl(args) -> int:
+    from ssnenas.pretrain.ccl_train import SEED, CCLConfig, preset, train_ccl
+    from ssnenas.spaces import get_space
+
+    space = get_space(args.space).name
+    n, m, s, k = preset(space, args.preset)
+    seed = SEED if args.seed is None else args.seed
+    config = CCLConfig(batch_size=args.batch_size or n, train_samples=args.train_samples or m,
+                       batch_step=args.batch_step or s, min_negative_size=args.min_negative_size or k,
+                       epochs=args.epochs or 300, lr=args.lr or 5e-3, margin=args.margin,
+                       temperature=args.temperature, center_weight=args.center_weight, seed=seed,
+                       width=args.width, layers=args.layers, dim=args.dim, workers=args.workers)
+    data = _data(args, seed)
+    progress = not args.no_progress
+    if args.workers > 1 or args.use_gpu:  # Ray Train; one in-process worker otherwise
+        from ssnenas.pretrain.distributed import train_ccl_ray
+
+        ckpt = train_ccl_ray(data, args.out, config=config, use_gpu=args.use_gpu,
+                             storage_path=args.ray_storage, progress=progress,
+                             chunk_elems=args.chunk_elems)
+    else:
+        ckpt = train_ccl(data, args.out, config=config, device=args.device, progress=progress,
+                         chunk_elems=args.chunk_elems)
+    _summary(ckpt, args.out)
+    return 0

@@ -1,0 +1,91 @@
+"""The epoch loop both pre-training methods share: resume, run, checkpoint, report progress."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ssnenas.pretrain.checkpoint import FORMAT, VERSION, check_resumable, read_checkpoint, save_checkpoint
+from ssnenas.pretrain.data import ArchSet
+
+EpochFn = Callable[[int], dict[str, float]]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def seeded_init(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
+    """Build a module with torch's init RNG seeded, without touching the caller's global RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def base_checkpoint(*, method: str, data: ArchSet, dims: dict, config: dict) -> dict[str, Any]:
+    from ssnenas import __version__
+
+    return {"format": FORMAT, "version": VERSION, "method": method, "space": data.space, "dims": dims,
+            "config": config, "data": {"fingerprint": data.fingerprint, "source": data.source,
+                                       "num_archs": data.num_archs},
+            "ssnenas_version": __version__, "epoch": 0, "history": []}
+
+
+def resume(out: str | os.PathLike, ckpt: dict[str, Any], model: nn.Module,
+           optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """If ``out`` holds a checkpoint of this same run, load its weights and optimiser state into
+    ``model``/``optimizer`` and return it; otherwise return ``ckpt`` (a fresh run)."""
+    if not Path(out).exists():
+        return ckpt
+    if Path(out).is_dir():
+        from ssnenas.errors import InputError
+
+        raise InputError(f"--out {out}: is a directory; pass the checkpoint file path (e.g. {Path(out) / 'ccl.pt'})")
+    old = read_checkpoint(out)
+    check_resumable(out, old, method=ckpt["method"], space=ckpt["space"], dims=ckpt["dims"],
+                    config=ckpt["config"], data_fingerprint=ckpt["data"]["fingerprint"])
+    model.load_state_dict(old["model"])
+    optimizer.load_state_dict(old["optimizer"])
+    return old
+
+
+def run_epochs(*, out: str | os.PathLike, ckpt: dict[str, Any], model: nn.Module,
+               optimizer: torch.optim.Optimizer, epochs: int, run_epoch: EpochFn,
+               writer: bool = True, report: Callable[[dict], None] | None = None,
+               on_epoch_end: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+    """Run epochs ``ckpt["epoch"] .. epochs-1``; after each, append the metrics to the history and
+    (when ``writer``) rewrite ``out`` atomically. ``report`` gets each epoch's metrics (Ray Train)."""
+    for epoch in range(int(ckpt["epoch"]), epochs):
+        t0 = time.perf_counter()
+        metrics = {"epoch": epoch, **run_epoch(epoch), "seconds": round(time.perf_counter() - t0, 3)}
+        ckpt = {**ckpt, "epoch": epoch + 1, "history": [*ckpt["history"], metrics],
+                "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                "optimizer": optimizer.state_dict()}
+        if writer:
+            save_checkpoint(out, ckpt)
+        if report is not None:
+            report(metrics)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, metrics)
+    return ckpt
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, enabled: bool):
+    """A tqdm bar over optimiser steps (loss in the postfix, ETA for the rest of the run)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True)
+    try:
+        yield bar
+    finally:
+        bar.close()
