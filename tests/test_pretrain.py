@@ -292,8 +292,18 @@ def test_darts_samples_its_architectures(tmp_path):
                      device="cpu", progress=False)
     assert ckpt["dims"]["num_features"] == 11 and ckpt["epoch"] == 1
     GINEncoder(11).load_state_dict(load_pretrained_encoder(tmp_path / "d.pt", space="darts"))
-    with pytest.raises(InputError, match="--data is required for --space nasbench201"):
-        load_archs("nasbench201", None)
+    with pytest.raises(InputError, match="--space nasbench101 without --data needs --num-archs"):
+        load_archs("nasbench101", None)
+
+
+def test_store_free_archs_of_nb101_and_nb201():
+    nb101 = load_archs("nasbench101", None, num_archs=50, seed=1)
+    assert nb101.num_archs == 50 and nb101.x.shape == (50, 7, 6) and nb101.pape.shape == (50, 120)
+    # distinct module hashes give distinct padded graphs
+    graphs = {tuple(row) for row in torch.cat([nb101.x.flatten(1), nb101.adj.flatten(1)], 1).tolist()}
+    assert len(graphs) == 50
+    nb201 = load_archs("nasbench201", None)
+    assert nb201.num_archs == 15625 and nb201.x.shape == (15625, 8, 8)
 
 
 # -- CLI ----------------------------------------------------------------------------------------

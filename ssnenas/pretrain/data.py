@@ -108,26 +108,48 @@ def arch_set(space_name: str, archs: Sequence, *, fingerprint: str | None = None
                    fingerprint, source or f"{len(archs)} {space.name} archs")
 
 
-def sample_archs(space_name: str, num_archs: int, *, seed: int) -> ArchSet:
-    """``num_archs`` architectures drawn with ``space.sample`` from ``default_rng(seed)`` (no dedup)."""
+def sample_archs(space_name: str, num_archs: int, *, seed: int, unique: bool = False) -> ArchSet:
+    """``num_archs`` architectures drawn with ``space.sample`` from ``default_rng(seed)``.
+
+    ``unique`` keeps drawing until ``num_archs`` distinct canonical keys are collected (NB101: distinct
+    module hashes, i.e. distinct benchmark entries).
+    """
     if num_archs < 2:
         raise InputError(f"--num-archs {num_archs}: need at least 2 architectures to pre-train")
     space = get_space(space_name)
     rng = np.random.default_rng(seed)
-    archs = [space.sample(rng) for _ in range(num_archs)]
-    return arch_set(space_name, archs, source=f"sampled {num_archs} {space.name} archs, seed {seed}")
+    if unique:
+        by_key: dict = {}
+        while len(by_key) < num_archs:
+            arch = space.sample(rng)
+            by_key.setdefault(space.key(arch), arch)
+        archs = list(by_key.values())
+    else:
+        archs = [space.sample(rng) for _ in range(num_archs)]
+    kind = "distinct " if unique else ""
+    return arch_set(space_name, archs, source=f"sampled {num_archs} {kind}{space.name} archs, seed {seed}")
 
 
 def load_archs(space_name: str, data: str | os.PathLike | None, *, num_archs: int | None = None,
                seed: int = 0, dataset: str | None = None) -> ArchSet:
-    """A store's archs when ``data`` is given, otherwise ``num_archs`` sampled ones (DARTS)."""
+    """The pre-training architectures: a store's archs when ``data`` is given, otherwise sampled ones.
+
+    Without a store: DARTS samples ``num_archs`` genotypes (default 50,000, §1.3); NB101 samples
+    ``num_archs`` distinct valid cells (every valid cell is a benchmark entry, so this stands in for the
+    423,624-arch table where the official file is unavailable); NB201 takes all 15,625 cells.
+    """
     if data is not None:
         if not Path(data).exists():
             raise StoreError(f"--data {data}: no such store; prepare one with `ssnenas data prepare`")
         return archs_from_store(space_name, data, dataset=dataset)
-    if get_space(space_name).name != "darts":
-        raise InputError(f"--data is required for --space {space_name}: pass the prepared benchmark "
-                         "store (`ssnenas data prepare`); only darts samples its architectures")
+    space = get_space(space_name)
+    if space.name == "nasbench201":
+        return arch_set(space_name, space.all_archs(), source="all 15625 nasbench201 cells")
+    if space.name == "nasbench101":
+        if not num_archs:
+            raise InputError("--space nasbench101 without --data needs --num-archs N (distinct cells to "
+                             "sample), or pass the prepared 423k-arch store with --data")
+        return sample_archs(space_name, num_archs, seed=seed, unique=True)
     return sample_archs(space_name, num_archs or DEFAULT_DARTS_ARCHS, seed=seed)
 
 
