@@ -43,6 +43,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ssnenas.atomic import atomic_path
@@ -54,6 +55,7 @@ SCHEMA_VERSION = 1
 META_KEY = b"ssnenas"
 REQUIRED_COLUMNS = ("key", "arch", "val_acc", "test_acc")
 GRAPH_COLUMNS = ("graph_ops", "graph_adj")
+_ARROW_BATCH = 4096  # index_of switches from a dict lookup to Arrow's index_in at this batch size
 _BENCHMARK_SPACE = {"nasbench101": "nasbench101", "nasbench201": "nasbench201", "darts": "darts"}
 
 
@@ -253,6 +255,7 @@ class BenchmarkStore:
         self._names = set(self._file.schema_arrow.names)
         self._cols: dict[str, np.ndarray] = {}
         self._index: dict[str, int] | None = None
+        self._key_arrow: pa.Array | None = None
         self._space = None
         self.keys: np.ndarray = self.column("key")
 
@@ -321,6 +324,11 @@ class BenchmarkStore:
             self._index = dict(zip(self.keys.tolist(), range(self.num_archs)))
         return self._index
 
+    def _key_array(self) -> pa.Array:
+        if self._key_arrow is None:
+            self._key_arrow = self._file.read(columns=["key"], use_threads=False).column(0).combine_chunks()
+        return self._key_arrow
+
     def __contains__(self, key: object) -> bool:
         return key in self._key_index()
 
@@ -329,16 +337,26 @@ class BenchmarkStore:
         (``missing="raise"``) or maps to -1 (``missing="ignore"``)."""
         if missing not in ("raise", "ignore"):
             raise InputError(f"missing={missing!r}; use 'raise' or 'ignore'")
-        if isinstance(keys, str):
-            keys = [keys]
-        elif isinstance(keys, np.ndarray):
-            keys = keys.tolist()
-        elif not isinstance(keys, (list, tuple)):
-            keys = list(keys)
-        get = self._key_index().get
-        idx = np.fromiter(map(get, keys, itertools.repeat(-1)), dtype=np.int64, count=len(keys))
+        if isinstance(keys, (pa.Array, pa.ChunkedArray)) or (
+                isinstance(keys, (list, np.ndarray)) and len(keys) >= _ARROW_BATCH):
+            # large batches: Arrow's C++ hash lookup (index_in), 2-3x the dict path per key
+            query = keys if isinstance(keys, (pa.Array, pa.ChunkedArray)) else pa.array(
+                keys.tolist() if isinstance(keys, np.ndarray) else keys, type=pa.string())
+            found = pc.index_in(query, value_set=self._key_array())
+            idx = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+            keys = query
+        else:
+            if isinstance(keys, str):
+                keys = [keys]
+            elif isinstance(keys, np.ndarray):
+                keys = keys.tolist()
+            elif not isinstance(keys, (list, tuple)):
+                keys = list(keys)
+            get = self._key_index().get
+            idx = np.fromiter(map(get, keys, itertools.repeat(-1)), dtype=np.int64, count=len(keys))
         if missing == "raise" and idx.size and idx.min() < 0:
             bad = keys[int(np.argmin(idx))]
+            bad = bad.as_py() if isinstance(bad, pa.Scalar) else bad
             raise StoreError(f"key {bad!r} is not in the {self.benchmark}/{self.dataset} store {self.path}; "
                              "check the architecture (for NB101 the key is the module hash)")
         return idx
