@@ -1,0 +1,293 @@
+"""Run a predictor study: every predictor × training size × repeat, resumable cell by cell.
+
+Protocol (algorithms.md §7, with §10.2 and §10.18 fixed): for repeat r and training size n, draw the
+paired split of :mod:`.splits`, fine-tune each predictor (GIN + ``Linear(32→1) → sigmoid`` head, no
+rate scaling) on the n architectures' validation accuracy as a fraction with MSE, batch 64,
+Adam(β = (0, 0.9)), weight decay 1e-4 and a per-step cosine over the true number of steps, then
+predict every other labelled architecture of the benchmark (eval mode: BatchNorm running statistics;
+the prediction batch size does not change the outputs) and score Kendall τ and Spearman ρ against
+the true validation accuracies (:mod:`.metrics`).
+
+The repeats of one (predictor, size) are trained together by the batched engine
+(``ssnenas.predictors.fit_many``; ``group_size`` bounds how many at once). Every finished cell is
+written at once, atomically, to ``<out>/cells/<predictor>__n<size>__r<repeat>.json`` together with
+the settings that produced it; a re-run skips the cells whose settings match and refuses an out dir
+whose cells were made with different settings (a changed lr, checkpoint, seed, data, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ssnenas.atomic import atomic_path
+from ssnenas.errors import DataFormatError, InputError
+from ssnenas.predstudy.metrics import rank_correlation
+from ssnenas.predstudy.spec import LoadedPredictor, PredictorSpec, load_predictor
+from ssnenas.predstudy.splits import fit_seed, train_split
+
+CELL_VERSION = 1
+DEFAULT_TRAIN_SIZES = (20, 50, 100, 150, 200)
+PREDICT_BATCH = 16384  # eval-mode outputs are per-graph, so this only bounds memory
+SCHEDULES = ("cosine", "legacy")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyConfig:
+    """The grid and training settings of a study (algorithms.md §7).
+
+    ``epochs`` defaults to 300, the largest budget of §7.1's epoch sweep; ``schedule="legacy"``
+    reproduces the original CosineLR step count (§10.2) and ``bias_lr_2x`` the original 2× bias lr
+    (§10.4); ``group_size`` = repeats trained at once (0: all missing ones of a (predictor, size)).
+    """
+
+    train_sizes: tuple[int, ...] = DEFAULT_TRAIN_SIZES
+    repeats: int = 20
+    seed: int = 0
+    epochs: int = 300
+    batch_size: int = 64
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    bias_lr_2x: bool = False
+    target: str = "val_acc"
+    group_size: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.train_sizes:
+            raise InputError("--train-sizes: give at least one training-set size")
+        if len(set(self.train_sizes)) != len(self.train_sizes):
+            raise InputError(f"--train-sizes {list(self.train_sizes)}: a size is repeated; give each once")
+        for n in self.train_sizes:
+            if n < 1:
+                raise InputError(f"--train-sizes {n}: a training set needs at least 1 architecture")
+        for name in ("repeats", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
+        if self.group_size < 0:
+            raise InputError(f"--group-size {self.group_size}: must be >= 0 (0 = all repeats at once)")
+        if self.weight_decay < 0:
+            raise InputError(f"--weight-decay {self.weight_decay}: must be >= 0")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+
+
+# -- the data ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StudyData:
+    """The benchmark as the study uses it: labelled rows, targets (fractions) and graph tensors."""
+
+    space: str
+    benchmark: str
+    dataset: str
+    fingerprint: str
+    num_archs: int
+    num_features: int
+    labelled: np.ndarray  # store rows with a finite target
+    target: np.ndarray  # [num_archs] float64 fraction (NaN where unlabelled)
+    x: torch.Tensor  # [num_archs, N, F]
+    adj: torch.Tensor  # [num_archs, N, N]
+
+
+def load_data(store: Any, *, space: str, target: str = "val_acc",
+              device: torch.device | str = "cpu") -> StudyData:
+    """Read ``store`` (a :class:`~ssnenas.store.table.BenchmarkStore`) for a study on ``space``.
+
+    The target column is a percentage in the store; the predictors regress it as a fraction (§7).
+    """
+    from ssnenas.spaces import get_space
+
+    want = get_space(space).name
+    held = getattr(store.space, "name", str(store.space))
+    if held != want:
+        raise InputError(f"--space {space}, but --data {store.path} holds the {store.benchmark}/{store.dataset} "
+                         f"store of the {held} space; pass --space {held} or a {want} store")
+    values = np.asarray(store.column(target), dtype=np.float64)
+    if values.ndim != 1:
+        raise InputError(f"--target {target}: not a per-architecture number column of {store.path}")
+    labelled = np.flatnonzero(np.isfinite(values))
+    x, adj = store.features(np.arange(store.num_archs))
+    return StudyData(space=want, benchmark=store.benchmark, dataset=store.dataset,
+                     fingerprint=str(store.fingerprint), num_archs=int(store.num_archs),
+                     num_features=int(x.shape[-1]), labelled=labelled, target=values / 100.0,
+                     x=torch.as_tensor(x, dtype=torch.float32, device=device),
+                     adj=torch.as_tensor(adj, dtype=torch.float32, device=device))
+
+
+def check_sizes(data: StudyData, train_sizes: Sequence[int], source: str) -> None:
+    """Each size must leave at least 2 labelled architectures to rank."""
+    limit = data.labelled.size - 2
+    bad = [n for n in train_sizes if n > limit]
+    if bad:
+        raise InputError(f"--train-sizes {bad[0]}: {source} holds {data.labelled.size} labelled architectures, "
+                         f"so a training set can have at most {limit} (at least 2 must remain to rank); "
+                         "pass smaller sizes")
+
+
+# -- cells ---------------------------------------------------------------------------------------
+def cell_settings(data: StudyData, config: StudyConfig, pred: LoadedPredictor) -> dict[str, Any]:
+    """Everything a cell's numbers depend on besides (repeat, size); stored in and checked against each cell."""
+    return {"version": CELL_VERSION, "space": data.space, "benchmark": data.benchmark, "dataset": data.dataset,
+            "data_fingerprint": data.fingerprint, "num_archs": data.num_archs,
+            "num_labelled": int(data.labelled.size), "target": config.target, "seed": config.seed,
+            "epochs": config.epochs, "batch_size": config.batch_size, "weight_decay": config.weight_decay,
+            "schedule": config.schedule, "bias_lr_2x": config.bias_lr_2x, "kind": pred.spec.kind,
+            "lr": pred.spec.lr, "checkpoint_sha256": pred.checkpoint_sha256}
+
+
+def cell_path(out: Path, predictor: str, train_size: int, repeat: int) -> Path:
+    return Path(out) / "cells" / f"{predictor.replace(':', '~')}__n{train_size}__r{repeat}.json"
+
+
+def split_digest(train: np.ndarray) -> str:
+    """Short sha1 of the training rows (in split order): equal digests = the same split."""
+    return hashlib.sha1(np.asarray(train, dtype=np.int64).tobytes()).hexdigest()[:12]
+
+
+def read_cell(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(f"study cell {path}: unreadable ({exc}); delete it to have it recomputed") from None
+
+
+def _check_cell(path: Path, cell: dict, settings: dict, fit: int, digest: str, out: Path) -> None:
+    old = cell.get("settings", {})
+    diffs = [f"{k}: {old.get(k)!r} there vs {settings.get(k)!r} now"
+             for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)]
+    if not diffs and (cell.get("fit_seed") != fit or cell.get("split_digest") != digest):
+        diffs = ["the split or fit seed of this cell (made by another ssnenas version)"]
+    if diffs:
+        raise InputError(f"--out {out} holds study results made with other settings ({path.name}: "
+                         f"{'; '.join(diffs[:4])}); rerun with the same settings to resume, or pass a new --out")
+
+
+def write_cell(path: Path, cell: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(cell, indent=1))
+
+
+# -- the run -------------------------------------------------------------------------------------
+def _progress(total_steps: int, enabled: bool):
+    """A bar over fine-tuning steps (a cell's cost grows with its step count epochs·⌈n/batch⌉, so
+    the ETA holds across training sizes); the postfix counts cells."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_steps, unit="step", unit_scale=True, desc="predictor study",
+                disable=not enabled or total_steps == 0, file=sys.stderr, dynamic_ncols=True)
+
+
+def _cell_steps(config: StudyConfig, train_size: int) -> int:
+    return config.epochs * -(-train_size // config.batch_size)
+
+
+def run_study(data: StudyData, predictors: Sequence[LoadedPredictor], out: str | Path, *,
+              config: StudyConfig, device: torch.device | str = "cpu",
+              progress: bool = True) -> list[dict[str, Any]]:
+    """Compute the missing cells of the grid in ``out`` and return one row per (predictor, size, repeat).
+
+    Rows hold ``predictor``, ``kind``, ``train_size``, ``repeat``, ``fit_seed``, ``split_digest``,
+    ``n_train``, ``n_test``, ``kendall_tau``, ``spearman_rho`` (NaN → 0), ``kendall_tau_nan``,
+    ``spearman_rho_nan``, ``lr``, ``epochs``, ``fit_seconds`` (the group's wall time / its size),
+    ``predict_seconds``, ``device``, ``group_size`` and ``resumed`` (read from an earlier run).
+    """
+    from ssnenas.predictors.fit import fit_many
+
+    out = Path(out)
+    dev = torch.device(device)
+    names = [p.spec.name for p in predictors]
+    if len(set(names)) != len(names):
+        raise InputError(f"predictor names must be unique, got {names}")
+    check_sizes(data, config.train_sizes, "--data")
+    splits = {(n, r): train_split(data.labelled, n, seed=config.seed, repeat=r)
+              for n in config.train_sizes for r in range(config.repeats)}
+    seeds = {(n, r): fit_seed(config.seed, r, n) for n in config.train_sizes for r in range(config.repeats)}
+    cells: dict[tuple[str, int, int], dict] = {}
+    todo: list[tuple[LoadedPredictor, int, list[int]]] = []
+    for n in config.train_sizes:
+        for pred in predictors:
+            settings = cell_settings(data, config, pred)
+            missing = []
+            for r in range(config.repeats):
+                path = cell_path(out, pred.spec.name, n, r)
+                cell = read_cell(path)
+                if cell is None:
+                    missing.append(r)
+                    continue
+                _check_cell(path, cell, settings, seeds[(n, r)], split_digest(splits[(n, r)][0]), out)
+                cells[(pred.spec.name, n, r)] = {**cell, "resumed": True}
+            if missing:
+                todo.append((pred, n, missing))
+
+    y = torch.as_tensor(data.target, dtype=torch.float32, device=dev)
+    total = sum(len(m) for _, _, m in todo)
+    bar = _progress(sum(len(m) * _cell_steps(config, n) for _, n, m in todo), progress)
+    done = 0
+    try:
+        for pred, n, missing in todo:
+            settings = cell_settings(data, config, pred)
+            step = config.group_size or len(missing)
+            for start in range(0, len(missing), step):
+                group = missing[start:start + step]
+                bar.set_postfix_str(f"cells {done}/{total}, now {pred.spec.name} n={n} "
+                                    f"repeats {group[0]}-{group[-1]}", refresh=True)
+                train = np.stack([splits[(n, r)][0] for r in group])
+                pool, inverse = np.unique(train, return_inverse=True)
+                pool_t = torch.as_tensor(pool, device=dev)
+                t0 = time.perf_counter()
+                fitted = fit_many(data.num_features, data.x[pool_t], data.adj[pool_t], y[pool_t],
+                                  seeds=[seeds[(n, r)] for r in group], train_idx=inverse.reshape(train.shape),
+                                  head="finetune", rate=1.0, epochs=config.epochs,
+                                  batch_size=config.batch_size, lr=pred.spec.lr,
+                                  weight_decay=config.weight_decay, legacy_bias=config.bias_lr_2x,
+                                  legacy_cosine=config.schedule == "legacy",
+                                  encoder_state=pred.encoder_state, device=dev)
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+                fit_s = (time.perf_counter() - t0) / len(group)
+                for r, model in zip(group, fitted):
+                    t1 = time.perf_counter()
+                    scores = model.predict(data.x, data.adj, batch_size=PREDICT_BATCH)
+                    test = splits[(n, r)][1]
+                    corr = rank_correlation(scores[test], data.target[test])
+                    cell = {"predictor": pred.spec.name, "kind": pred.spec.kind, "train_size": n, "repeat": r,
+                            "fit_seed": seeds[(n, r)], "split_digest": split_digest(splits[(n, r)][0]),
+                            "n_train": n, "n_test": int(test.size), **corr._asdict(),
+                            "lr": pred.spec.lr, "epochs": config.epochs, "fit_seconds": fit_s,
+                            "predict_seconds": time.perf_counter() - t1, "device": str(dev),
+                            "group_size": len(group), "settings": settings,
+                            "train_indices": splits[(n, r)][0].tolist()}
+                    write_cell(cell_path(out, pred.spec.name, n, r), cell)
+                    cells[(pred.spec.name, n, r)] = {**cell, "resumed": False}
+                    done += 1
+                    bar.update(_cell_steps(config, n))
+        bar.set_postfix_str(f"cells {done}/{total}", refresh=True)
+    finally:
+        bar.close()
+    rows = []
+    for pred in predictors:
+        for n in config.train_sizes:
+            for r in range(config.repeats):
+                c = cells[(pred.spec.name, n, r)]
+                rows.append({k: v for k, v in c.items() if k not in ("settings", "train_indices")})
+    return rows
+
+
+def load_predictors(specs: Sequence[PredictorSpec], *, space: str, num_features: int) -> list[LoadedPredictor]:
+    """:func:`~ssnenas.predstudy.spec.load_predictor` for each spec (all checked before any training)."""
+    return [load_predictor(s, space=space, num_features=num_features) for s in specs]
+
+
+def config_dict(config: StudyConfig) -> dict[str, Any]:
+    d = asdict(config)
+    d["train_sizes"] = list(config.train_sizes)
+    return d
