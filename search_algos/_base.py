@@ -1,0 +1,451 @@
+"""The machinery every searcher shares: batches, bookkeeping, failed trials, RNGs and state.
+
+A subclass implements one method, ``_propose(n) -> list[arch]``: the next ``n`` architectures given
+everything completed so far (:meth:`NASSearcher._successes`). The base class hands them out one per
+``suggest`` (the HEBOSearch pattern), returns ``None`` while a batch is in flight, and starts the next
+batch only when every trial of the current one has completed. So a searcher's decisions depend on the
+*set* of results of each batch, taken in proposal order, never on the order in which Tune finishes the
+trials: a run is reproducible from its seed under any driver and any concurrency.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+from ray.tune.search import Searcher
+
+from ssnenas.atomic import atomic_path
+from ssnenas.errors import InputError
+from ssnenas.spaces import SearchSpace, get_space
+
+if TYPE_CHECKING:
+    from ssnenas.store import BenchmarkStore
+
+logger = logging.getLogger(__name__)
+
+#: keys of ``NASSearcher.timings`` (seconds, except the counts)
+TIMING_KEYS = ("propose_s", "initial_s", "candidates_s", "predictor_fit_s", "predict_s", "fits", "batches")
+
+
+def _messages():  # the templates live in the package __init__ (imported lazily: no import cycle)
+    import search_algos
+
+    return search_algos
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None, allow_none: bool = False) -> None:
+    """Raise ``TypeError``/``InputError`` naming ``name`` and echoing the value got."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, got {value!r} "
+                        f"({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise InputError(f"{name} must be >= {minimum}, got {value}")
+
+
+class NASSearcher(Searcher):
+    """Base class of the architecture searchers (see the module docstring).
+
+    Args:
+        space: search-space name or object; optional when ``store`` is given (its space is used).
+        store: a prepared benchmark store: initial and random architectures are drawn uniformly
+            from its rows, mutation children must be stored ones, graphs come from its columns.
+        metric, mode: the result key to optimise and its direction (default ``"val_acc"``, ``"max"``;
+            accuracies in percent, or errors in percent with ``"min"``; predictors regress the error).
+        seed: seeds the searcher's own numpy and torch generators (None: fresh OS entropy, recorded
+            in ``self.seed``). The global RNGs are never used.
+        budget: total number of trials to suggest (None: until Tune's ``num_samples`` stops it).
+        k: architectures per batch after the initial one.
+        num_init: size of the initial (random) batch; ``len(initial_archs)`` when those are given.
+        initial_archs: arch strings of the initial batch (paired comparisons share them).
+    """
+
+    #: label of the algorithm (plots, logs)
+    algorithm: str = "base"
+    #: REA re-evaluates architectures by design; the others never propose a seen key twice
+    allow_duplicates: bool = False
+    #: caches rebuilt on demand, left out of the saved state
+    _transient: tuple[str, ...] = ("_arch_cache",)
+
+    def __init__(self, *, space: str | SearchSpace | None = None, store: BenchmarkStore | None = None,
+                 metric: str | None = "val_acc", mode: str | None = "max", seed: int | None = None,
+                 budget: int | None = None, k: int = 10, num_init: int = 10,
+                 initial_archs: Sequence[str] | None = None) -> None:
+        msg = _messages()
+        cls = type(self).__name__
+        if mode is not None and mode not in ("min", "max"):
+            raise InputError(f"{cls}: mode must be 'min' or 'max', got {mode!r}")
+        if metric is not None and not isinstance(metric, str):
+            raise TypeError(f"{cls}: metric must be a str, got {metric!r} ({type(metric).__name__})")
+        check_int("seed", seed, allow_none=True)
+        check_int("budget", budget, minimum=1, allow_none=True)
+        check_int("k", k, minimum=1)
+        check_int("num_init", num_init, minimum=1)
+        if store is not None and not hasattr(store, "sample_indices"):
+            raise TypeError(f"{cls}: store must be a BenchmarkStore (BenchmarkStore.open(DIR)), got "
+                            f"{type(store).__name__}")
+        if space is None and store is None:
+            raise InputError(msg.UNDEFINED_SEARCH_SPACE.format(cls=cls, space=space, store=store))
+        space_obj = get_space(space) if isinstance(space, str) else (space if space is not None else store.space)
+        if store is not None and store.space.name != space_obj.name:
+            raise InputError(f"{cls}: space={space_obj.name!r} but the store {store.path} holds "
+                             f"{store.space.name} architectures; drop space= or pass a matching store")
+        super().__init__(metric=metric, mode=mode)
+        self.space: SearchSpace = space_obj
+        self.store = store
+        self.seed: int = int(np.random.SeedSequence().entropy % (2 ** 63)) if seed is None else int(seed)
+        self._rng = np.random.default_rng(self.seed)
+        self._torch_gen = torch.Generator().manual_seed(
+            int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0]))
+        self.budget = budget
+        self.k = int(k)
+        self._initial: list[str] | None = None
+        if initial_archs is not None:
+            self._initial = self._check_initial(initial_archs)
+            num_init = len(self._initial)
+        self.num_init = int(num_init)
+        self._max_concurrent: int | None = None
+        # bookkeeping (all plain, picklable)
+        self._records: list[dict] = []  # one per handed-out trial, in proposal order
+        self._pending: list[tuple[str, str]] = []  # (arch string, key) proposed, not yet handed out
+        self._live: dict[str, int] = {}  # trial_id -> record index
+        self._completed: set[str] = set()
+        self._seen: set[str] = set()  # keys of every proposal so far
+        self._num_batches = 0
+        self.timings: dict[str, float] = {k_: 0.0 for k_ in TIMING_KEYS}
+        self._arch_cache: dict[str, Any] = {}
+
+    # -- checks ---------------------------------------------------------------------------------------
+    def _check_initial(self, initial_archs: Sequence[str]) -> list[str]:
+        msg = _messages()
+        cls = type(self).__name__
+        if isinstance(initial_archs, str) or len(initial_archs) == 0:
+            raise InputError(f"{cls}: initial_archs must be a non-empty list of arch strings, got "
+                             f"{initial_archs!r}")
+        out, keys = [], set()
+        example = self.space.to_str(self.space.sample(np.random.default_rng(0)))
+        for i, text in enumerate(initial_archs):
+            where = f"initial_archs[{i}]"
+            if not isinstance(text, str):
+                raise InputError(msg.BAD_ARCH.format(cls=cls, where=where, arch=text, space=self.space.name,
+                                                     why=f"a {type(text).__name__}", example=example))
+            try:
+                arch = self.space.from_str(text)
+            except (InputError, ValueError) as exc:
+                raise InputError(msg.BAD_ARCH.format(cls=cls, where=where, arch=text, space=self.space.name,
+                                                     why=str(exc), example=example)) from None
+            key = self.space.key(arch)
+            if self.store is not None and key not in self.store:
+                raise InputError(msg.ARCH_NOT_IN_STORE.format(cls=cls, where=where, arch=text,
+                                                              store=self.store.path))
+            if key in keys:
+                raise InputError(f"{cls}: initial_archs[{i}] = {text!r} repeats an earlier architecture "
+                                 f"(key {key!r}); initial architectures must be distinct")
+            keys.add(key)
+            out.append(self.space.to_str(arch))
+        return out
+
+    def _check_ready(self) -> None:
+        if not self._metric or not self._mode:
+            raise ValueError(_messages().UNDEFINED_METRIC_MODE.format(
+                cls=type(self).__name__, metric=self._metric, mode=self._mode))
+
+    # -- the Searcher hooks -----------------------------------------------------------------------------
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
+        """Called by Tune before the first ``suggest``. Takes ``metric``/``mode`` when passed.
+
+        Returns False when ``config`` defines ``"arch"`` (this searcher already has its space, so Tune
+        reports the conflict); other (constant) config entries are merged into every trial by Tune.
+        """
+        if config and "arch" in config:
+            return False
+        if mode is not None and mode not in ("min", "max"):
+            raise InputError(f"{type(self).__name__}: mode must be 'min' or 'max', got {mode!r}")
+        if metric:
+            self._metric = metric
+        if mode:
+            self._mode = mode
+        return True
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Tune's ``max_concurrent_trials``: at most this many trials of a batch run at once.
+
+        Returns True: the searcher limits itself (batches make ``ConcurrencyLimiter`` unnecessary).
+        """
+        check_int("max_concurrent", max_concurrent, minimum=1)
+        self._max_concurrent = int(max_concurrent)
+        return True
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        """The next trial's config ``{"arch": <arch string>}``; ``None`` while the current batch is
+        in flight (ask again after a completion) or ``max_concurrent`` trials run;
+        ``Searcher.FINISHED`` once ``budget`` trials were suggested or the space is exhausted."""
+        self._check_ready()
+        if trial_id in self._live:
+            return {"arch": self._records[self._live[trial_id]]["arch"]}
+        if self.budget is not None and len(self._records) >= self.budget:
+            return Searcher.FINISHED
+        if self._max_concurrent is not None and len(self._live) >= self._max_concurrent:
+            return None
+        if not self._pending:
+            if self._live:
+                return None
+            if not self._new_batch():
+                return Searcher.FINISHED
+        arch, key = self._pending.pop(0)
+        self._live[trial_id] = len(self._records)
+        self._records.append({"trial_id": trial_id, "arch": arch, "key": key, "batch": self._num_batches - 1,
+                              "value": None, "test": None, "status": "live"})
+        return {"arch": arch}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Intermediate results are ignored: a trial counts once, when it completes."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """Record a finished trial. A missing, NaN or ±inf metric, or ``error=True``, marks it failed:
+        it is never re-proposed and never used as data. A second call for the same trial, or a call
+        for a trial this searcher did not suggest, logs a warning and does nothing."""
+        if trial_id in self._completed:
+            logger.warning("%s: trial %s completed twice; the second result is ignored",
+                           type(self).__name__, trial_id)
+            return
+        index = self._live.pop(trial_id, None)
+        if index is None:
+            logger.warning("%s: on_trial_complete for unknown trial %s; ignored", type(self).__name__, trial_id)
+            return
+        self._completed.add(trial_id)
+        rec = self._records[index]
+        value = None if (error or not result) else result.get(self._metric)
+        try:
+            value = float(value) if value is not None else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not math.isfinite(value):
+            rec["status"] = "failed"
+            logger.info("%s: trial %s (%s) failed or reported no finite %r; not used as data",
+                        type(self).__name__, trial_id, rec["arch"], self._metric)
+            return
+        rec["status"] = "ok"
+        rec["value"] = value
+        try:
+            test = float((result or {}).get("test_acc"))
+        except (TypeError, ValueError):
+            test = math.nan
+        rec["test"] = test if math.isfinite(test) else None
+
+    # -- batches ----------------------------------------------------------------------------------------
+    def _new_batch(self) -> bool:
+        first = self._num_batches == 0
+        n = self.num_init if first else self.k
+        if self.budget is not None:
+            n = min(n, self.budget - len(self._records))
+        start = time.perf_counter()
+        archs = self._propose_initial(n) if first else self._propose(n)
+        elapsed = time.perf_counter() - start
+        self.timings["propose_s"] += elapsed
+        if first:
+            self.timings["initial_s"] += elapsed
+        batch: list[tuple[str, str]] = []
+        batch_keys: set[str] = set()
+        for arch in archs[:n]:
+            key = self.space.key(arch)
+            if not self.allow_duplicates and (key in self._seen or key in batch_keys):
+                logger.warning("%s: dropped a repeated proposal %s", type(self).__name__, key)
+                continue
+            batch_keys.add(key)
+            text = self.space.to_str(arch)
+            self._arch_cache[text] = arch
+            batch.append((text, key))
+        if not batch:
+            logger.warning("%s: nothing left to propose after %d trials; finishing",
+                           type(self).__name__, len(self._records))
+            return False
+        self._seen.update(batch_keys)
+        self._pending = batch
+        self._num_batches += 1
+        self.timings["batches"] = self._num_batches
+        return True
+
+    def _propose_initial(self, n: int) -> list:
+        """The initial batch: ``initial_archs`` or ``n`` distinct random architectures."""
+        if self._initial is not None:
+            return [self._arch(t) for t in self._initial[:n]]
+        return self._random_unique(n)
+
+    def _propose(self, n: int) -> list:
+        """The next ``n`` architectures (objects of the space). Subclasses implement this."""
+        raise NotImplementedError
+
+    # -- helpers for subclasses -------------------------------------------------------------------------
+    def _arch(self, text: str) -> Any:
+        arch = self._arch_cache.get(text)
+        if arch is None:
+            arch = self._arch_cache[text] = self.space.from_str(text)
+        return arch
+
+    def _error(self, value: float) -> float:
+        """What the predictors regress and the evolution ranks: the error in percent (lower is better)."""
+        return 100.0 - value if self._mode == "max" else value
+
+    def _successes(self) -> list[tuple[int, Any, float]]:
+        """``(record index, arch, error)`` of every successful trial, in proposal order."""
+        return [(i, self._arch(r["arch"]), self._error(r["value"]))
+                for i, r in enumerate(self._records) if r["status"] == "ok"]
+
+    def _is_known(self):
+        """Mutation filter: with a store, children must be stored architectures."""
+        if self.store is None:
+            return None
+        store, key = self.store, self.space.key
+        return lambda arch: key(arch) in store
+
+    def _random_unique(self, n: int, exclude: set[str] | None = None) -> list:
+        """``n`` random architectures whose keys are neither in ``self._seen`` nor in ``exclude``;
+        drawn uniformly from the store's rows when there is a store, else from ``space.sample``."""
+        taken = set(self._seen) | (exclude or set())
+        out: list = []
+        if n <= 0:
+            return out
+        if self.store is not None:
+            keys, texts = self.store.keys, self.store.column("arch")
+            free = self.store.num_archs - sum(1 for k_ in taken if k_ in self.store)
+            if (n + len(taken)) * 2 > self.store.num_archs:  # dense: permute the free rows
+                rows = np.flatnonzero([k_ not in taken for k_ in keys.tolist()])
+                picked = self._rng.permutation(rows)[:n]
+                return [self._arch(texts[i]) for i in picked.tolist()]
+            while len(out) < min(n, free):
+                for i in self.store.sample_indices(n - len(out), self._rng).tolist():
+                    if keys[i] not in taken:
+                        taken.add(keys[i])
+                        out.append(self._arch(texts[i]))
+            return out
+        for _ in range(1000 * n):
+            if len(out) >= n:
+                break
+            arch = self.space.sample(self._rng)
+            key = self.space.key(arch)
+            if key not in taken:
+                taken.add(key)
+                out.append(arch)
+        return out
+
+    def _features(self, archs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Predictor inputs: one-hot ``[B, N, F]`` float32 and adjacency ``[B, N, N]`` float32
+        (from the store's precomputed graphs when possible)."""
+        if self.store is not None:
+            idx = self.store.index_of([self.space.key(a) for a in archs])
+            x, adj = self.store.features(idx)
+            return x.astype(np.float32, copy=False), adj.astype(np.float32, copy=False)
+        graphs = [self.space.to_graph(a) for a in archs]
+        f = self.space.num_features
+        x = np.stack([g.one_hot(f) for g in graphs]).astype(np.float32)
+        adj = np.stack([g.adjacency for g in graphs]).astype(np.float32)
+        return x, adj
+
+    def _next_seed(self) -> int:
+        """A fresh int seed for a sub-computation (e.g. one predictor fit), from the searcher's rng."""
+        return int(self._rng.integers(0, 2 ** 31 - 1))
+
+    # -- results ----------------------------------------------------------------------------------------
+    @property
+    def history(self) -> list[dict]:
+        """Every handed-out trial in proposal order: ``trial_id``, ``arch``, ``key``, ``batch``,
+        ``status`` ("live", "ok", "failed"), ``value`` (the metric), ``test`` (test_acc if reported)."""
+        return [dict(r) for r in self._records]
+
+    @property
+    def in_flight(self) -> dict[str, str]:
+        """``{trial_id: arch string}`` of the trials suggested but not completed yet."""
+        return {t: self._records[i]["arch"] for t, i in sorted(self._live.items(), key=lambda ti: ti[1])}
+
+    @property
+    def num_suggested(self) -> int:
+        return len(self._records)
+
+    @property
+    def num_evaluated(self) -> int:
+        return sum(1 for r in self._records if r["status"] != "live")
+
+    def best(self) -> dict | None:
+        """The successful trial with the best metric (first one on ties)."""
+        ok = [r for r in self._records if r["status"] == "ok"]
+        if not ok:
+            return None
+        return dict(min(ok, key=lambda r: self._error(r["value"])))
+
+    # -- state ------------------------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in self._transient:
+            state.pop(name, None)
+        state["_torch_gen"] = self._torch_gen.get_state()
+        # the registered space by name (a custom-configured space object pickles as itself)
+        state["space"] = self.space.name if get_space(self.space.name) is self.space else self.space
+        if self.store is not None:  # a reference, reopened on restore (the table is not copied)
+            state["store"] = {"path": str(self.store.path), "fingerprint": self.store.fingerprint}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self._apply_state(state, own_store=None)
+
+    def _apply_state(self, state: dict, own_store: BenchmarkStore | None) -> None:
+        state = dict(state)
+        gen = torch.Generator()
+        gen.set_state(state["_torch_gen"])
+        state["_torch_gen"] = gen
+        if isinstance(state["space"], str):
+            state["space"] = get_space(state["space"])
+        ref = state.get("store")
+        if isinstance(ref, dict):
+            if own_store is not None and own_store.fingerprint == ref["fingerprint"]:
+                state["store"] = own_store
+            else:
+                from ssnenas.store import BenchmarkStore
+
+                state["store"] = BenchmarkStore.open(ref["path"])
+        self.__dict__.update(state)
+        for name in self._transient:
+            setattr(self, name, {} if name.endswith("_cache") else None)
+
+    def get_state(self) -> dict:
+        """Everything (plain values, generator states, CPU tensors, a reference to the store)."""
+        return self.__getstate__()
+
+    def set_state(self, state: dict) -> None:
+        """Restore ``get_state()``. The store this instance was built with is kept when it holds the
+        same benchmark data (same fingerprint), so a checkpoint can resume where the store lives at
+        another path (another node); otherwise the recorded path is opened."""
+        self._apply_state(state, own_store=getattr(self, "store", None))
+
+    def save(self, checkpoint_path: str) -> None:
+        """Pickle the whole state to ``checkpoint_path`` atomically (temp file + ``os.replace``)."""
+        path = Path(checkpoint_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                pickle.dump({"class": type(self).__name__, "state": self.get_state()}, fh)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Load a ``save`` file into this instance (trials in flight stay in flight)."""
+        path = Path(checkpoint_path)
+        if not path.is_file():
+            raise RuntimeError(f"{type(self).__name__}: no searcher checkpoint at {os.fspath(path)}")
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+        if data.get("class") != type(self).__name__:
+            raise RuntimeError(f"{path} holds a {data.get('class')} checkpoint; restore it into a "
+                               f"{data.get('class')}, not a {type(self).__name__}")
+        self.set_state(data["state"])
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(space={self.space.name!r}, seed={self.seed}, k={self.k}, "
+                f"budget={self.budget}, trials={len(self._records)})")

@@ -1,0 +1,91 @@
+"""Searchers by name, with the paper's settings per algorithm (algorithms.md §5, §2, §6).
+
+The benchmark runner builds every algorithm of a trial with :func:`make_searcher`, passing the same
+``initial_archs`` to all of them (paired comparison) and a per-(trial, algorithm) seed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from search_algos._base import NASSearcher
+from search_algos.bananas import BANANAS
+from search_algos.npenas import NPENAS
+from search_algos.random_search import RandomSearch
+from search_algos.rea import REA
+from ssnenas.errors import InputError
+from ssnenas.spaces import get_space
+
+if TYPE_CHECKING:
+    from ssnenas.store import BenchmarkStore
+
+#: every name make_searcher accepts, in the SSNENAS plot order (§5.4)
+ALGORITHMS: list[str] = ["random", "rea", "bananas", "npenas-np", "npenas-np-fixed", "npenas-bo",
+                         "npenas-ssrl", "npenas-ssrl-fixed", "npenas-ssccl", "npenas-ssccl-fixed"]
+
+_NPENAS_PREDICTOR = {"npenas-np": "gin", "npenas-bo": "gin-bo", "npenas-ssrl": "ss-rl",
+                     "npenas-ssccl": "ss-ccl"}
+#: ``training_nums`` of the fixed variants (§5.2: algo_params nasbench_101 / nasbench_201)
+FIXED_TRAINING_NUMS = {
+    "nasbench101": {"npenas-np-fixed": 50, "npenas-ssrl-fixed": 90, "npenas-ssccl-fixed": 90},
+    "nasbench201": {"npenas-np-fixed": 50, "npenas-ssrl-fixed": 50, "npenas-ssccl-fixed": 50},
+    "darts": {"npenas-np-fixed": 50, "npenas-ssrl-fixed": 50, "npenas-ssccl-fixed": 50},
+}
+
+
+def algorithm_settings(name: str, space: str) -> tuple[type[NASSearcher], dict[str, Any]]:
+    """The class and the constructor settings that ``name`` stands for in ``space``."""
+    from search_algos import UNKNOWN_ALGORITHM
+
+    key = name.lower()
+    if key not in ALGORITHMS:
+        raise InputError(UNKNOWN_ALGORITHM.format(name=name, valid=", ".join(ALGORITHMS)))
+    space = get_space(space).name
+    if key == "random":
+        return RandomSearch, {}
+    if key == "rea":
+        return REA, {"population_size": 30, "tournament_size": 10, "aging": False}
+    if key == "bananas":
+        return BANANAS, {"encoding": "path"}
+    fixed = key.endswith("-fixed")
+    base = key[:-len("-fixed")] if fixed else key
+    settings: dict[str, Any] = {"predictor": _NPENAS_PREDICTOR[base]}
+    if fixed:
+        settings["training_nums"] = FIXED_TRAINING_NUMS[space][key]
+    return NPENAS, settings
+
+
+def _accepted(cls: type) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is NASSearcher or (isinstance(klass, type) and issubclass(klass, NASSearcher)):
+            params = inspect.signature(klass.__init__).parameters
+            names.update(n for n, p in params.items() if p.kind == p.KEYWORD_ONLY)
+    return names
+
+
+def make_searcher(name: str, *, space: str, store: BenchmarkStore | None, seed: int, budget: int,
+                  initial_archs: list[str] | None = None, predictor_checkpoint: str | None = None,
+                  device: str = "cpu", **overrides: Any) -> NASSearcher:
+    """Build the searcher ``name`` (one of :data:`ALGORITHMS`) with the paper's settings.
+
+    ``predictor_checkpoint`` (an ``ssnenas pretrain`` file) is used by the SS-RL / SS-CCL variants
+    and ignored by the others; ``device`` by the predictor-based ones. ``overrides`` replace any
+    constructor setting (e.g. ``epochs=20``, ``k=5``, ``aging=True``); an unknown one raises
+    :class:`InputError` listing the valid ones.
+    """
+    cls, settings = algorithm_settings(name, space)
+    kwargs: dict[str, Any] = {"space": space, "store": store, "seed": seed, "budget": budget,
+                              "initial_archs": initial_archs, **settings}
+    accepted = _accepted(cls)
+    if "predictor_checkpoint" in accepted and settings.get("predictor") in ("ss-rl", "ss-ccl"):
+        kwargs["predictor_checkpoint"] = predictor_checkpoint
+    if "device" in accepted:
+        kwargs["device"] = device
+    unknown = sorted(set(overrides) - accepted)
+    if unknown:
+        raise InputError(f"make_searcher({name!r}): unknown setting(s) {', '.join(unknown)} for "
+                         f"{cls.__name__}; valid: {', '.join(sorted(accepted))}")
+    kwargs.update(overrides)
+    return cls(**kwargs)

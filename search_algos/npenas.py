@@ -1,0 +1,250 @@
+"""NPENAS: neural-predictor-guided evolution (algorithms.md §5.1, §5.2; predictors §2).
+
+`NPENAS: Neural Predictor Guided Evolution for Neural Architecture Search
+<https://arxiv.org/abs/2003.12857>`_ and its self-supervised successor `SSNENAS
+<https://arxiv.org/abs/2011.00186>`_.
+
+Loop: 10 random architectures are evaluated; then, per iteration, a GIN predictor is trained from
+scratch on *all* evaluated architectures (graph -> val error %), 100 mutation candidates of the best
+architectures are generated (``search_algos._candidates``), the predictor scores them and the ``k`` =
+10 best-scored are evaluated. Predictors (``predictor=``):
+
+- ``"gin"`` (NPENAS-NP): GIN + NP head, rate·sigmoid output, MSE, 300 epochs; rank by prediction.
+- ``"gin-bo"`` (NPENAS-BO): CELU GIN + Gaussian head, NLL, 1000 epochs; one Thompson sample
+  μ + σ·ε per candidate, ε from the searcher's rng (independent Thompson sampling).
+- ``"ss-rl"`` / ``"ss-ccl"`` (NPENAS-SSRL / -SSCCL): the pre-trained encoder of an SS-RL / SS-CCL
+  checkpoint with a fresh Linear(32→1)·rate head, fine-tuned (nothing frozen) from the pre-trained
+  weights at every iteration, 150 epochs (SS-CCL: 200 on NB101, 150 NB201, 300 DARTS).
+
+Fixed-budget variants (``training_nums=N``, §5.2): the predictor is retrained while its training set
+holds fewer than N architectures (|data| = 10, 20, ..., up to the first multiple of k ≥ N) and then
+kept, while the search itself continues on all data. Optimiser: Adam(0, 0.9), lr 0.005, weight decay
+1e-4, per-step cosine over the true step count (the original's miscount: ``legacy_cosine=True``),
+batch 10 (fixed variants: 10 while ≤ 10 samples, else 16; §10 item 3).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from search_algos._base import NASSearcher, check_int
+from search_algos._candidates import best_parents, mutation_candidates
+from ssnenas.errors import InputError
+
+PREDICTORS = ("gin", "gin-bo", "ss-rl", "ss-ccl")
+_HEAD = {"gin": "np", "gin-bo": "bo", "ss-rl": "finetune", "ss-ccl": "finetune"}
+#: output scale of the sigmoid heads (val error % representable), algorithms.md §2
+RATES = {("nasbench101", None): 10.0, ("nasbench201", "cifar10-valid"): 10.0,
+         ("nasbench201", "cifar100"): 30.0, ("nasbench201", "ImageNet16-120"): 55.0, ("darts", None): 15.0}
+
+
+def default_rate(space: str, dataset: str | None) -> float:
+    """§2's rate for a benchmark/dataset (NB201 without a dataset: cifar10-valid)."""
+    if space == "nasbench201":
+        dataset = dataset or "cifar10-valid"
+        if (space, dataset) not in RATES:
+            raise InputError(f"no default rate for NAS-Bench-201 dataset {dataset!r}; pass rate= "
+                             "(cifar10-valid 10, cifar100 30, ImageNet16-120 55)")
+        return RATES[(space, dataset)]
+    return RATES.get((space, None), 10.0)
+
+
+def default_epochs(predictor: str, space: str) -> int:
+    """§2's search-loop epochs: NP 300, BO 1000, SS-RL 150, SS-CCL 200 (NB101) / 150 / 300 (DARTS)."""
+    if predictor == "ss-ccl":
+        return {"nasbench101": 200, "darts": 300}.get(space, 150)
+    return {"gin": 300, "gin-bo": 1000, "ss-rl": 150}[predictor]
+
+
+class NPENAS(NASSearcher):
+    """NPENAS with a GIN predictor (NP, BO, SS-RL or SS-CCL fine-tuning); see the module docstring.
+
+    Args:
+        predictor: ``"gin"`` (NPENAS-NP), ``"gin-bo"`` (NPENAS-BO), ``"ss-rl"`` or ``"ss-ccl"``
+            (fine-tune a pre-trained encoder; needs ``predictor_checkpoint`` or ``encoder_state``).
+        predictor_checkpoint: an ``ssnenas pretrain`` checkpoint of the matching method and space.
+        encoder_state: a ``GINEncoder`` state_dict to fine-tune from (instead of a checkpoint).
+        training_nums: fixed-budget variant: stop retraining once the training set reaches this
+            size (None: retrain every iteration).
+        epochs, lr, batch_size, rate: predictor training (defaults per §2: ``epochs`` by predictor
+            and space, lr 0.005, batch 10 / fixed 10-then-16, ``rate`` by benchmark and dataset:
+            NB101 10, NB201 cifar10-valid 10, cifar100 30, ImageNet16-120 55, DARTS 15).
+        dataset: selects the default rate when there is no store (the store's dataset otherwise).
+        num_candidates: mutants scored per iteration (100).
+        children_per_parent: mutation attempts per parent (100, §10 item 17).
+        max_parents: best architectures used as parents (50 = 10 × patience 5).
+        weight_decay, legacy_bias, legacy_cosine, engine: predictor optimiser options
+            (``ssnenas.predictors.Predictor``).
+        device: where predictors train ("cpu", "cuda", ...); the state always holds CPU tensors.
+        k: architectures evaluated per iteration (10).
+        space, store, metric, mode, seed, budget, num_init, initial_archs: as :class:`NASSearcher`.
+
+    ``timings`` accumulates ``predictor_fit_s``, ``candidates_s``, ``predict_s``, ``propose_s`` and
+    the number of ``fits``.
+
+    Example, the direct driver (a trial is a table lookup)::
+
+        from search_algos import NPENAS, run_direct
+        from ssnenas.store import BenchmarkStore
+        from trainables.tabular import tabular_evaluator
+
+        store = BenchmarkStore.open(store_dir)  # a prepared NAS-Bench-201 cifar10-valid store
+        searcher = NPENAS(store=store, predictor="gin", seed=0, budget=30, epochs=30)
+        history = run_direct(searcher, tabular_evaluator(store), budget=30)
+        best = max(history, key=lambda r: r["val_acc"])
+        print(best["arch"], best["val_acc"], searcher.timings["predictor_fit_s"])
+
+    Example, inside a Tuner (same searcher, every evaluation a Tune trial)::
+
+        from ray import tune
+        from trainables.tabular import tabular_trainable
+
+        tuner = tune.Tuner(
+            tune.with_parameters(tabular_trainable, store=store),
+            tune_config=tune.TuneConfig(search_alg=NPENAS(store=store, seed=0, budget=20, epochs=30),
+                                        num_samples=20, max_concurrent_trials=2),
+            run_config=tune.RunConfig(storage_path=storage_path, name="npenas"))
+        results = tuner.fit()
+        print(results.get_best_result(metric="val_acc", mode="max").config["arch"])
+    """
+
+    algorithm = "npenas"
+    _transient = ("_arch_cache", "_predictor")
+
+    def __init__(self, *, predictor: str = "gin", predictor_checkpoint: str | None = None,
+                 encoder_state: dict | None = None, training_nums: int | None = None,
+                 epochs: int | None = None, lr: float = 5e-3, batch_size: int | None = None,
+                 rate: float | None = None, dataset: str | None = None, num_candidates: int = 100,
+                 children_per_parent: int = 100, max_parents: int = 50, weight_decay: float = 1e-4,
+                 legacy_bias: bool = False, legacy_cosine: bool = False, engine: str = "fast",
+                 device: str = "cpu", **kwargs: Any) -> None:
+        if predictor not in PREDICTORS:
+            raise InputError(f"NPENAS: predictor={predictor!r} is unknown; choose one of {', '.join(PREDICTORS)}")
+        check_int("training_nums", training_nums, minimum=1, allow_none=True)
+        check_int("epochs", epochs, minimum=1, allow_none=True)
+        check_int("batch_size", batch_size, minimum=1, allow_none=True)
+        check_int("num_candidates", num_candidates, minimum=1)
+        check_int("children_per_parent", children_per_parent, minimum=1)
+        check_int("max_parents", max_parents, minimum=1)
+        if not lr > 0:
+            raise InputError(f"NPENAS: lr must be > 0, got {lr!r}")
+        if rate is not None and not rate > 0:
+            raise InputError(f"NPENAS: rate must be > 0, got {rate!r}")
+        super().__init__(**kwargs)
+        space = self.space.name
+        self.predictor = predictor
+        self.head = _HEAD[predictor]
+        self.training_nums = training_nums
+        self.epochs = int(epochs) if epochs is not None else default_epochs(predictor, space)
+        self.lr = float(lr)
+        self.batch_size = batch_size
+        if batch_size is None and predictor == "ss-ccl" and space == "darts":
+            self.batch_size = 32
+        if self.store is not None:
+            dataset = self.store.dataset if space == "nasbench201" else dataset
+        self.dataset = dataset
+        self.rate = float(rate) if rate is not None else default_rate(space, dataset)
+        self.num_candidates = int(num_candidates)
+        self.children_per_parent = int(children_per_parent)
+        self.max_parents = int(max_parents)
+        self.weight_decay = float(weight_decay)
+        self.legacy_bias = bool(legacy_bias)
+        self.legacy_cosine = bool(legacy_cosine)
+        self.engine = engine
+        self.device = device
+        self.predictor_checkpoint = None if predictor_checkpoint is None else str(predictor_checkpoint)
+        self.encoder_state = self._load_encoder(predictor_checkpoint, encoder_state)
+        self._predictor_state: dict | None = None  # fixed variants: the kept predictor (CPU)
+        self._fit_size: int | None = None  # training-set size of the last fit
+        self._predictor = None
+
+    def _load_encoder(self, checkpoint: str | None, encoder_state: dict | None) -> dict | None:
+        if self.head != "finetune":
+            if checkpoint is not None or encoder_state is not None:
+                raise InputError(f"NPENAS: predictor={self.predictor!r} trains from scratch; "
+                                 "predictor_checkpoint/encoder_state apply to 'ss-rl' and 'ss-ccl' only")
+            return None
+        if encoder_state is not None:
+            return {k: v.detach().cpu().clone() for k, v in encoder_state.items()}
+        if checkpoint is None:
+            raise InputError(f"NPENAS: predictor={self.predictor!r} fine-tunes a pre-trained encoder; pass "
+                             f"predictor_checkpoint=FILE (make one with `ssnenas pretrain {self.predictor} "
+                             f"--space {self.space.name} --out FILE`)")
+        from ssnenas.pretrain import load_pretrained_encoder, read_checkpoint
+
+        method = read_checkpoint(checkpoint).get("method")
+        if method != self.predictor:
+            raise InputError(f"NPENAS: predictor={self.predictor!r} but {checkpoint} is a {method} "
+                             f"checkpoint; pass a {self.predictor} checkpoint or predictor={method!r}")
+        return load_pretrained_encoder(checkpoint, space=self.space.name)
+
+    # -- one iteration ----------------------------------------------------------------------------------
+    def _fit_batch_size(self, n: int) -> int:
+        if self.batch_size is not None:
+            return self.batch_size
+        if self.training_nums is None:
+            return 10
+        return 10 if n <= 10 else 16
+
+    def _new_predictor(self):
+        from ssnenas.predictors import Predictor
+
+        p = Predictor(self.space.num_features, head=self.head, rate=self.rate, weight_decay=self.weight_decay,
+                      legacy_bias=self.legacy_bias, legacy_cosine=self.legacy_cosine, engine=self.engine)
+        if self.encoder_state is not None:
+            p.load_encoder_state(self.encoder_state)
+        return p
+
+    def _kept_predictor(self):
+        """The fixed variant's predictor rebuilt from its CPU state (the throwaway initialisation of
+        ``Predictor.load_state_dict`` runs under a forked global RNG, leaving the global state alone)."""
+        with torch.random.fork_rng(devices=[]):
+            return self._new_predictor().load_state_dict(self._predictor_state)
+
+    def _trained_predictor(self, successes: list[tuple[int, Any, float]]):
+        """A predictor trained on every success (or, in a fixed variant past its cap, the kept one)."""
+        if self.training_nums is not None and self._fit_size is not None and self._fit_size >= self.training_nums:
+            if self._predictor is None:
+                self._predictor = self._kept_predictor()
+            return self._predictor
+        start = time.perf_counter()
+        x, adj = self._features([a for _, a, _ in successes])
+        y = np.array([e for _, _, e in successes], dtype=np.float32)
+        p = self._new_predictor().fit(x, adj, y, epochs=self.epochs, batch_size=self._fit_batch_size(len(y)),
+                                      lr=self.lr, seed=self._next_seed(), device=self.device)
+        self._fit_size = len(y)
+        if self.training_nums is not None:
+            self._predictor_state = p.state_dict()
+            # rebuilt from the CPU state, so a restored searcher predicts identically
+            self._predictor = p = self._kept_predictor()
+        self.timings["predictor_fit_s"] += time.perf_counter() - start
+        self.timings["fits"] += 1
+        return p
+
+    def _propose(self, n: int) -> list:
+        successes = self._successes()
+        if not successes:  # every trial so far failed: nothing to learn from
+            return self._random_unique(n)
+        predictor = self._trained_predictor(successes)
+        start = time.perf_counter()
+        parents = best_parents(successes, self.max_parents)
+        candidates = mutation_candidates(self.space, parents, self._seen, self._rng,
+                                         num_candidates=self.num_candidates,
+                                         children_per_parent=self.children_per_parent,
+                                         is_known=self._is_known())
+        if len(candidates) < n:  # neighbourhoods exhausted: top up with random unseen archs
+            candidates += self._random_unique(n - len(candidates), {self.space.key(c) for c in candidates})
+        self.timings["candidates_s"] += time.perf_counter() - start
+        start = time.perf_counter()
+        x, adj = self._features(candidates)
+        if self.head == "bo":
+            scores = predictor.sample(x, adj, self._rng)
+        else:
+            scores = predictor.predict(x, adj)
+        order = np.argsort(scores, kind="stable")[:n]
+        self.timings["predict_s"] += time.perf_counter() - start
+        return [candidates[i] for i in order.tolist()]
