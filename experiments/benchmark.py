@@ -1,0 +1,645 @@
+"""Closed-domain benchmark runs (algorithms.md §6): T paired trials of every algorithm on a tabular
+benchmark, one Ray task per (trial, algorithm), spread over every CPU/GPU of a Ray cluster.
+
+    ssnenas benchmark --space nasbench201 --data ~/.cache/ssnenas/nasbench201-cifar10-valid \\
+        --algos random rea npenas-np --trials 600 --budget 100 --seed 0 --out runs/nb201
+    python -m experiments.benchmark ...            # the same command
+    ssnenas report runs/nb201                      # tables and the error-bar plot
+
+Design (the clean version of the original's producer/consumer script):
+- A trial is paired: every algorithm of trial t starts from the same ``NUM_INITIAL`` architectures,
+  drawn from ``SeedSequence([seed, t])``; each (trial, algorithm) task gets its own seed
+  ``SeedSequence([seed, t, crc32(algorithm)])`` (recorded in every row), so results depend neither on
+  the task-to-worker assignment nor on which other algorithms run (§10 item 18).
+- Each task runs ``search_algos.run_direct`` (suggest / on_trial_complete in a plain loop; a Tune
+  trial would cost more than the lookup it wraps) against the benchmark store and returns its
+  per-query table. The **driver** writes each finished task atomically to
+  ``RUN/results/trial=TTTTT/algo=NAME.parquet`` as soon as ``ray.wait`` reports it. Writing from the
+  driver needs no storage shared by the nodes, and a driver crash loses only unfinished tasks.
+- Resume: re-running the same command skips every (trial, algorithm) whose file exists; a different
+  config into the same RUN is an error. Tasks that die with their worker or node are retried by Ray
+  (``--max-retries``); a task that raises is reported and left for the next invocation.
+- The store is read once per worker process: its file is put in the object store once; a worker on
+  a node that lacks the file (no shared storage) writes it to a local temporary folder first.
+- At the end the share of wall time outside the search itself,
+  ``1 - sum(task search time) / (wall time x workers)``, is printed and saved in RUN/summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import importlib
+import json
+import math
+import os
+import socket
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ssnenas.analysis.runs import CONFIG_FILE, SUMMARY_FILE, finished_tasks, result_path
+from ssnenas.atomic import atomic_path
+from ssnenas.errors import InputError, StoreError
+
+NUM_INITIAL = 10
+FORMAT_VERSION = 1
+INITIAL_SAMPLING = ("space", "store")
+#: --predictor names and the algorithms (name prefixes) that take that checkpoint.
+PREDICTOR_KINDS = {"ss-rl": "npenas-ssrl", "ss-ccl": "npenas-ssccl"}
+#: Config fields that must match for a RUN folder to be resumed (the rest is how, not what).
+IDENTITY_FIELDS = ("kind", "format_version", "space", "benchmark", "dataset", "data_fingerprint",
+                   "algorithms", "trials", "budget", "seed", "num_initial", "initial_sampling",
+                   "predictors", "overrides")
+
+
+# -- configuration ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """One ``ssnenas benchmark`` invocation (see ``--help`` for each field)."""
+
+    space: str
+    data: Path
+    algorithms: tuple[str, ...]
+    trials: int
+    budget: int
+    seed: int
+    out: Path
+    dataset: str | None = None
+    address: str | None = None
+    gpus_per_task: float = 0.0
+    num_cpus: int | None = None
+    predictors: dict[str, Path] = field(default_factory=dict)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    initial_sampling: str = "store"
+    max_retries: int = 3
+    progress: bool = True
+    dashboard: bool = False
+
+
+def task_seed(base_seed: int, trial: int, algorithm: str) -> int:
+    """The seed of task (trial, algorithm): ``SeedSequence([base, trial, crc32(name)])`` → uint32."""
+    ss = np.random.SeedSequence([int(base_seed), int(trial), zlib.crc32(algorithm.encode())])
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
+def initial_architectures(space: Any, store: Any, base_seed: int, trial: int, *, n: int = NUM_INITIAL,
+                          sampling: str = "store") -> list[str]:
+    """The ``n`` distinct initial architectures (strings) shared by every algorithm of ``trial``.
+
+    ``sampling="store"`` draws rows uniformly, as the searchers draw their own random architectures
+    from a store; ``"space"`` draws ``space.sample`` (e.g. NB101's random-matrix sampling, which is
+    not uniform over benchmark keys) and keeps those whose key is in the store.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(base_seed), int(trial)]))
+    if sampling == "store":
+        idx = store.sample_indices(n, rng)
+        return [str(a) for a in store.column("arch")[idx]]
+    out: list[str] = []
+    seen: set[str] = set()
+    for _ in range(2000 * n):
+        arch = space.sample(rng)
+        key = space.key(arch)
+        if key in seen or key not in store:
+            continue
+        seen.add(key)
+        out.append(space.to_str(arch))
+        if len(out) == n:
+            return out
+    raise StoreError(f"{store.path}: random {space.name} architectures are rarely in this store "
+                     f"({store.num_archs} archs, a subset of the space); pass --initial-sampling store")
+
+
+def _load_backend(backend: Any = None) -> Any:
+    """The module (or object) giving ALGORITHMS, make_searcher and run_direct."""
+    if backend is not None:
+        return backend
+    try:
+        module = importlib.import_module("search_algos")
+    except ImportError as exc:  # pragma: no cover - only in a broken install
+        raise InputError(f"the search algorithms cannot be imported ({exc}); install ssnenas with its "
+                         "search_algos package") from exc
+    missing = [n for n in ("ALGORITHMS", "make_searcher", "run_direct") if not hasattr(module, n)]
+    if missing:
+        raise InputError(f"search_algos lacks {', '.join(missing)}; this checkout has no search algorithms yet")
+    return module
+
+
+def _open_store(config: BenchmarkConfig, space_name: str) -> Any:
+    """The store of ``--data`` for ``--space``, with a clear error when it belongs to another space."""
+    from ssnenas.store.table import BenchmarkStore
+
+    try:
+        store = BenchmarkStore.open(config.data, dataset=config.dataset)
+    except StoreError as exc:
+        if "holds several stores" not in str(exc):
+            raise StoreError(f"--data: {exc}") from exc
+        store = BenchmarkStore.open(config.data, benchmark=space_name, dataset=config.dataset)
+    if store.metadata.get("space", store.benchmark) != space_name:
+        raise StoreError(f"--data {config.data} holds a {store.metadata.get('space', store.benchmark)} store "
+                         f"({store.benchmark}/{store.dataset}), not a {space_name} one; pass --space "
+                         f"{store.metadata.get('space', store.benchmark)} or the folder of a {space_name} store")
+    return store
+
+
+def _check_address(address: str | None) -> None:
+    """Fail fast, in one line, on a ``host:port`` address nothing listens on."""
+    if address in (None, "auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--address {address!r}: expected 'auto', 'local' or HOST:PORT of a Ray head node")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError as exc:
+        raise InputError(f"--address {address}: no Ray cluster reachable there ({exc.strerror or exc}); "
+                         "start one with `ray start --head` / `ray up cluster.yaml`, or omit --address "
+                         "for a local Ray") from exc
+
+
+def _predictor_for(algorithm: str, predictors: dict[str, Path]) -> str | None:
+    for kind, prefix in PREDICTOR_KINDS.items():
+        if algorithm == prefix or algorithm.startswith(prefix + "-"):
+            return str(predictors[kind]) if kind in predictors else None
+    return None
+
+
+def _overrides_for(algorithm: str, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {**overrides.get("*", {}), **overrides.get(algorithm, {})}
+
+
+def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, dict[str, Any]]:
+    """Check every input before anything is written; return ``(backend, store, run_config)``."""
+    from ssnenas import __version__
+    from ssnenas.fingerprint import file_sha256
+    from ssnenas.spaces import get_space
+
+    space = get_space(config.space)
+    if not config.algorithms:
+        raise InputError("--algos: name at least one algorithm")
+    dup = sorted({a for a in config.algorithms if config.algorithms.count(a) > 1})
+    if dup:
+        raise InputError(f"--algos: {', '.join(dup)} given more than once; name each algorithm once")
+    if config.trials < 1:
+        raise InputError(f"--trials {config.trials}: need at least 1 trial")
+    if config.budget < NUM_INITIAL:
+        raise InputError(f"--budget {config.budget} is smaller than the initial population of {NUM_INITIAL} "
+                         f"architectures; pass --budget {NUM_INITIAL} or more (paper: 150 on NB101, 100 on NB201)")
+    if config.seed < 0:
+        raise InputError(f"--seed {config.seed}: seeds are non-negative integers")
+    if not (config.gpus_per_task >= 0 and math.isfinite(config.gpus_per_task)):
+        raise InputError(f"--gpus-per-task {config.gpus_per_task}: pass a fraction >= 0 (e.g. 0.25)")
+    if config.initial_sampling not in INITIAL_SAMPLING:
+        raise InputError(f"--initial-sampling {config.initial_sampling!r}: choose {' or '.join(INITIAL_SAMPLING)}")
+    if config.max_retries < 0:
+        raise InputError(f"--max-retries {config.max_retries}: pass 0 or more")
+    backend = _load_backend(backend)
+    known = list(backend.ALGORITHMS)
+    unknown = [a for a in config.algorithms if a not in known]
+    if unknown:
+        raise InputError(f"--algos: unknown algorithm {unknown[0]!r}; choose from {', '.join(known)}")
+    bad = [a for a in config.overrides if a != "*" and a not in config.algorithms]
+    if bad:
+        raise InputError(f"--set {bad[0]}:...: {bad[0]!r} is not one of --algos ({', '.join(config.algorithms)})")
+    predictors = {}
+    for kind, path in sorted(config.predictors.items()):
+        if kind not in PREDICTOR_KINDS:
+            raise InputError(f"--predictor {kind}=...: unknown predictor; use {' or '.join(PREDICTOR_KINDS)}")
+        if not Path(path).is_file():
+            raise InputError(f"--predictor {kind}={path}: no such checkpoint file; pre-train one with "
+                             "`ssnenas pretrain`")
+        predictors[kind] = {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
+    store = _open_store(config, space.name)
+    run_config = {
+        "kind": "benchmark",
+        "format_version": FORMAT_VERSION,
+        "space": space.name,
+        "benchmark": store.benchmark,
+        "dataset": store.dataset,
+        "data": str(Path(store.path).resolve()),
+        "data_fingerprint": store.fingerprint,
+        "algorithms": list(config.algorithms),
+        "trials": int(config.trials),
+        "budget": int(config.budget),
+        "seed": int(config.seed),
+        "num_initial": NUM_INITIAL,
+        "initial_sampling": config.initial_sampling,
+        "predictors": predictors,
+        "overrides": {k: dict(sorted(v.items())) for k, v in sorted(config.overrides.items())},
+        "gpus_per_task": float(config.gpus_per_task),
+        "ssnenas_version": __version__,
+    }
+    _check_run_folder(config.out, run_config)
+    _check_address(config.address)
+    return backend, store, run_config
+
+
+def _check_run_folder(out: Path, run_config: dict[str, Any]) -> None:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory; pass a run folder")
+    cfg_file = out / CONFIG_FILE
+    if not cfg_file.is_file():
+        if out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith(".")):
+            raise InputError(f"--out {out}: a non-empty folder that is not a benchmark run; pass a new folder")
+        return
+    try:
+        old = json.loads(cfg_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{cfg_file}: unreadable ({exc}); pass a new --out folder") from exc
+    diffs = [f"{k}: {run_config.get(k)!r} now vs {old.get(k)!r} there"
+             for k in IDENTITY_FIELDS if old.get(k) != run_config.get(k)]
+    if diffs:
+        raise InputError(f"--out {out} holds a run with a different config ({'; '.join(diffs)}); repeat its "
+                         "original command to resume it, or pass a new --out folder")
+
+
+# -- the task ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoreShipment:
+    """How a task finds the store: its path, or else its bytes in the object store (boxed in a list
+    so Ray does not fetch them for tasks that can read the file)."""
+
+    path: str
+    sha256: str
+    size: int
+    bytes_ref: list = field(default_factory=list)
+
+
+_STORES: dict[str, Any] = {}  # per worker process: sha256 -> open BenchmarkStore
+
+
+def open_shipped_store(ship: StoreShipment) -> Any:
+    """The store of ``ship``, opened once per worker process (from the object store if need be)."""
+    store = _STORES.get(ship.sha256)
+    if store is not None:
+        return store
+    from ssnenas.fingerprint import file_sha256
+    from ssnenas.store.table import BenchmarkStore
+
+    path = Path(ship.path)
+    if not (path.is_file() and path.stat().st_size == ship.size and file_sha256(path) == ship.sha256):
+        path = Path(tempfile.gettempdir()) / f"ssnenas-store-{ship.sha256[:16]}" / Path(ship.path).name
+        if not (path.is_file() and file_sha256(path) == ship.sha256):
+            import ray
+
+            data = ray.get(ship.bytes_ref[0])
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data)
+    store = BenchmarkStore.open(path)
+    _STORES[ship.sha256] = store
+    return store
+
+
+def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> pa.Table:
+    """Run one (trial, algorithm) search and return its per-query table (see ssnenas.analysis.runs)."""
+    t0 = time.perf_counter()
+    store = open_shipped_store(ship)
+    space = store.space
+    val_col, test_col = store.column("val_acc"), store.column("test_acc")
+    backend = _load_backend(backend)
+    archs: list[str] = []
+    keys: list[str] = []
+    rows: list[int] = []
+
+    def evaluate(arch: str) -> dict[str, float | None]:
+        key = space.key(space.from_str(arch))
+        i = int(store.index_of([key])[0])
+        archs.append(arch)
+        keys.append(key)
+        rows.append(i)
+        test = float(test_col[i])
+        return {"val_acc": float(val_col[i]), "test_acc": None if math.isnan(test) else test}
+
+    t1 = time.perf_counter()
+    searcher = backend.make_searcher(
+        spec["algorithm"], space=space.name, store=store, seed=spec["seed"], budget=spec["budget"],
+        initial_archs=list(spec["initial_archs"]), predictor_checkpoint=spec["predictor_checkpoint"],
+        device=spec["device"], **spec["overrides"])
+    backend.run_direct(searcher, evaluate, spec["budget"])
+    search_time = time.perf_counter() - t1
+    timings = dict(getattr(searcher, "timings", None) or {})
+
+    from ssnenas.analysis.curves import best_so_far
+
+    idx = np.asarray(rows, dtype=np.int64)
+    val = val_col[idx].astype(np.float64)
+    test = test_col[idx].astype(np.float64)
+    best_val, best_test = best_so_far(val, test)
+    n = len(idx)
+    try:
+        import ray
+
+        node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except Exception:  # pragma: no cover - outside Ray
+        node_id = ""
+    wall = time.perf_counter() - t0
+    columns: dict[str, Any] = {
+        "trial": pa.array(np.full(n, spec["trial"], dtype=np.int32)),
+        "algorithm": pa.array([spec["algorithm"]] * n, type=pa.string()),
+        "seed": pa.array(np.full(n, spec["seed"], dtype=np.int64)),
+        "query": pa.array(np.arange(1, n + 1, dtype=np.int32)),
+        "arch": pa.array(archs, type=pa.string()),
+        "key": pa.array(keys, type=pa.string()),
+        "val_acc": pa.array(val, from_pandas=True),
+        "test_acc": pa.array(test, type=pa.float64(), from_pandas=True),
+        "best_val_acc_so_far": pa.array(best_val, from_pandas=True),
+        "test_acc_of_best_val_so_far": pa.array(best_test, type=pa.float64(), from_pandas=True),
+        "wall_time_s": pa.array(np.full(n, wall)),
+        "search_time_s": pa.array(np.full(n, search_time)),
+        "node_id": pa.array([node_id] * n, type=pa.string()),
+    }
+    for name in sorted(timings):
+        try:
+            columns[f"timing_{name}"] = pa.array(np.full(n, float(timings[name])))
+        except (TypeError, ValueError):
+            continue
+    return pa.table(columns)
+
+
+def _write_result(run: Path, trial: int, algorithm: str, table: pa.Table, meta: dict[str, Any]) -> Path:
+    path = result_path(run, trial, algorithm)
+    table = table.replace_schema_metadata({b"ssnenas": json.dumps(meta, sort_keys=True).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return path
+
+
+# -- the driver -------------------------------------------------------------------------------------
+def _connect(config: BenchmarkConfig) -> bool:
+    """Use the Ray already initialised in this process, or start/join one; True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    try:
+        if config.address:
+            ray.init(address=config.address, log_to_driver=False)
+        else:
+            ray.init(address="local", num_cpus=config.num_cpus, include_dashboard=config.dashboard,
+                     log_to_driver=False)
+    except (ConnectionError, RuntimeError, TimeoutError) as exc:
+        raise InputError(f"--address {config.address or 'local'}: cannot connect to Ray "
+                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); start a cluster "
+                         "with `ray start --head` or omit --address") from exc
+    return True
+
+
+def _worker_slots(gpus_per_task: float) -> int:
+    import ray
+
+    res = ray.cluster_resources()
+    cpus = int(res.get("CPU", 0))
+    if gpus_per_task > 0:
+        return max(1, min(cpus, int(res.get("GPU", 0) / gpus_per_task + 1e-9)))
+    return max(1, cpus)
+
+
+def _cluster_info() -> dict[str, Any]:
+    import ray
+
+    try:
+        return {"nodes": sum(1 for n in ray.nodes() if n.get("Alive")),
+                "resources": {k: v for k, v in sorted(ray.cluster_resources().items()) if k in ("CPU", "GPU")}}
+    except Exception as exc:  # the cluster went away: the summary is still worth writing
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _atomic_json(path: Path, obj: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
+                  on_result: Callable[[int, str, Path], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) the benchmark of ``config``; return the summary also saved as RUN/summary.json.
+
+    ``backend`` replaces the ``search_algos`` module (it must offer ``ALGORITHMS``,
+    ``make_searcher`` and ``run_direct``; tests use it). ``on_result(trial, algorithm, path)`` is
+    called in the driver after each result file is written.
+    """
+    from ssnenas.fingerprint import file_sha256
+
+    t_start = time.perf_counter()
+    backend, store, run_config = validate(config, backend)
+    backend_arg = None if backend is sys.modules.get("search_algos") else backend
+    out = Path(config.out)
+    space = store.space
+    pending_specs: list[dict[str, Any]] = []
+    done = finished_tasks(out)
+    device = "cuda" if config.gpus_per_task > 0 else "cpu"
+    for trial in range(config.trials):
+        todo = [a for a in config.algorithms if (trial, a) not in done]
+        if not todo:
+            continue
+        initial = initial_architectures(space, store, config.seed, trial, sampling=config.initial_sampling)
+        for algorithm in todo:
+            pending_specs.append({
+                "trial": trial, "algorithm": algorithm, "seed": task_seed(config.seed, trial, algorithm),
+                "budget": config.budget, "initial_archs": initial, "device": device,
+                "predictor_checkpoint": _predictor_for(algorithm, config.predictors),
+                "overrides": _overrides_for(algorithm, config.overrides),
+            })
+    total = config.trials * len(config.algorithms)
+    n_before = total - len(pending_specs)
+
+    import ray
+
+    owned = _connect(config)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    summary: dict[str, Any] = {}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / CONFIG_FILE).is_file():
+            _atomic_json(out / CONFIG_FILE, {**run_config, "created": started})
+        ship = StoreShipment(path=str(store.path), sha256=file_sha256(store.path),
+                             size=store.path.stat().st_size)
+        if pending_specs:
+            ship.bytes_ref.append(ray.put(store.path.read_bytes()))
+        remote = ray.remote(run_task).options(
+            num_cpus=1, num_gpus=config.gpus_per_task or 0, max_retries=config.max_retries,
+            retry_exceptions=False, name="ssnenas-benchmark-task")
+        slots = _worker_slots(config.gpus_per_task)
+        workers = max(1, min(slots, len(pending_specs)))
+        _drive(remote, pending_specs, ship, backend_arg, out, run_config, config, summary,
+               n_before=n_before, total=total, workers=workers, on_result=on_result)
+    finally:
+        if summary:
+            summary.update({"started": started, "tasks_total": total, "tasks_done_before": n_before,
+                            "total_wall_time_s": round(time.perf_counter() - t_start, 3),
+                            "ssnenas_version": run_config["ssnenas_version"], "cluster": _cluster_info()})
+            _atomic_json(out / SUMMARY_FILE, summary)
+        if owned:
+            ray.shutdown()
+    return summary
+
+
+def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backend: Any, out: Path,
+           run_config: dict[str, Any], config: BenchmarkConfig, summary: dict[str, Any], *, n_before: int,
+           total: int, workers: int, on_result: Callable[[int, str, Path], None] | None) -> None:
+    """Submit every pending task, write each result as it completes, and measure the overhead
+    (filled into ``summary``, also when interrupted)."""
+    import ray
+    from tqdm import tqdm
+
+    meta = {"config_sha256": hashlib.sha256(json.dumps({k: run_config[k] for k in IDENTITY_FIELDS},
+                                                       sort_keys=True).encode()).hexdigest(),
+            "ssnenas_version": run_config["ssnenas_version"]}
+    t0 = time.perf_counter()
+    pending = {remote.remote(s, ship, backend): s for s in specs}
+    search_sum = wall_sum = 0.0
+    nodes: set[str] = set()
+    failures: list[str] = []
+    n_run = 0
+    bar = tqdm(total=total, initial=n_before, unit="task", desc="benchmark", disable=not config.progress,
+               dynamic_ncols=True, file=sys.stderr)
+    interrupted = False
+    try:
+        while pending:
+            ready, rest = ray.wait(list(pending), num_returns=1)
+            if rest:
+                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                ready += more
+            for ref in ready:
+                spec = pending.pop(ref)
+                try:
+                    table = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    cause = getattr(exc, "cause", None) or exc
+                    msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+                    failures.append(f"trial {spec['trial']} {spec['algorithm']}: {type(cause).__name__}: {msg}")
+                    bar.write(f"failed: {failures[-1]}")
+                    bar.set_postfix(failed=len(failures))
+                    continue
+                path = _write_result(out, spec["trial"], spec["algorithm"], table, meta)
+                n_run += 1
+                search_sum += float(table["search_time_s"][0].as_py()) if len(table) else 0.0
+                wall_sum += float(table["wall_time_s"][0].as_py()) if len(table) else 0.0
+                if len(table):
+                    nodes.add(table["node_id"][0].as_py())
+                bar.update(1)
+                if on_result is not None:
+                    on_result(spec["trial"], spec["algorithm"], path)
+    except KeyboardInterrupt:
+        interrupted = True
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        bar.close()
+        wall = time.perf_counter() - t0
+        overhead = (1.0 - search_sum / (wall * workers)) if n_run else None
+        summary.update({
+            "complete": not failures and not interrupted and not pending,
+            "tasks_run": n_run, "tasks_failed": len(failures), "failures": failures,
+            "wall_time_s": round(wall, 3), "workers": workers,
+            "sum_search_time_s": round(search_sum, 3), "sum_task_wall_time_s": round(wall_sum, 3),
+            "overhead_share": None if overhead is None else round(overhead, 5),
+            "node_ids": sorted(nodes),
+        })
+
+
+# -- command line -----------------------------------------------------------------------------------
+def _parse_assignments(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise InputError(f"{flag} {item!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``[ALGO:]KEY=VALUE`` → ``{"*" or ALGO: {KEY: json-or-string VALUE}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for target, value in _parse_assignments(items, "--set").items():
+        algo, sep, key = target.rpartition(":")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(algo if sep else "*", {})[key] = parsed
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts")
+    p.add_argument("--data", required=True, type=Path, metavar="DIR",
+                   help="prepared store folder (`ssnenas data prepare`) of that space")
+    p.add_argument("--dataset", default=None, help="select the store when DIR holds several")
+    p.add_argument("--algos", required=True, nargs="+", metavar="ALGO",
+                   help="random, rea, bananas, npenas-np, npenas-bo, npenas-ssrl, npenas-ssccl (+ -fixed)")
+    p.add_argument("--trials", required=True, type=int, help="paired trials per algorithm (paper: 600)")
+    p.add_argument("--budget", required=True, type=int, help="queries per search (paper: 150 NB101, 100 NB201)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; task seeds are derived and recorded")
+    p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (resumed if it exists)")
+    p.add_argument("--address", default=None,
+                   help="join a running Ray cluster ('auto' or HOST:PORT); default: start a local Ray")
+    p.add_argument("--gpus-per-task", type=float, default=0.0, metavar="F",
+                   help="GPU fraction per task (0: CPU only); tasks then search on cuda")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+    p.add_argument("--predictor", nargs="+", default=[], metavar="KIND=CKPT",
+                   help="pre-trained predictor checkpoints: ss-rl=CKPT ss-ccl=CKPT")
+    p.add_argument("--set", nargs="+", default=[], metavar="[ALGO:]KEY=VALUE", dest="overrides",
+                   help="searcher settings (JSON values), for every algorithm or one: epochs=50 npenas-np:lr=0.01")
+    p.add_argument("--initial-sampling", choices=INITIAL_SAMPLING, default="store",
+                   help="initial archs uniform over the store's rows (default, as the searchers sample) "
+                        "or from the space's sampler")
+    p.add_argument("--max-retries", type=int, default=3, help="retries of a task whose worker/node dies")
+    p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
+    predictors = {k: Path(v) for k, v in _parse_assignments(args.predictor, "--predictor").items()}
+    return BenchmarkConfig(
+        space=args.space, data=args.data, algorithms=tuple(args.algos), trials=args.trials,
+        budget=args.budget, seed=args.seed, out=args.out, dataset=args.dataset, address=args.address,
+        gpus_per_task=args.gpus_per_task, num_cpus=args.num_cpus, predictors=predictors,
+        overrides=_parse_overrides(args.overrides), initial_sampling=args.initial_sampling,
+        max_retries=args.max_retries, progress=not args.quiet, dashboard=args.dashboard)
+
+
+def _command(args: argparse.Namespace) -> int:
+    summary = run_benchmark(config_from_args(args))
+    share = summary.get("overhead_share")
+    print(f"{summary['tasks_done_before'] + summary['tasks_run']}/{summary['tasks_total']} tasks done "
+          f"({summary['tasks_run']} now, {summary['tasks_done_before']} before) in {summary['wall_time_s']:.1f} s "
+          f"on {summary['workers']} workers; overhead outside the search: "
+          f"{'n/a' if share is None else f'{100 * share:.2f}%'}; results: {args.out}")
+    if summary["tasks_failed"]:
+        print(f"error: {summary['tasks_failed']} tasks failed (first: {summary['failures'][0]}); "
+              "rerun the same command to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add ``ssnenas benchmark`` (entry point group ``ssnenas.commands``)."""
+    p = subparsers.add_parser("benchmark", help="closed-domain benchmark runs on Ray (paired trials)",
+                              description=__doc__.split("\n\n")[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    p.set_defaults(func=_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m experiments.benchmark ...`` = ``ssnenas benchmark ...``."""
+    from ssnenas.cli import main as cli_main
+
+    return cli_main(["benchmark", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

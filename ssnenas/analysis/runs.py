@@ -1,0 +1,107 @@
+"""The on-disk layout of a run folder, shared by the writers (``experiments``) and the report.
+
+A benchmark run ``RUN/``::
+
+    RUN/config.json                               what was run (``"kind": "benchmark"``), written first
+    RUN/results/trial=00012/algo=npenas-np.parquet one file per finished (trial, algorithm), atomic
+    RUN/summary.json                              wall time, overhead share, ... of the last invocation
+
+Each result file holds one row per query, in evaluation order (:data:`RESULT_COLUMNS` first, then
+``timing_<name>`` columns with the searcher's own ``timings``, e.g. ``timing_predictor_fit_s``). A file exists only once its task has
+finished, so "the set of files" is "the set of finished tasks".
+
+Only Parquet and JSON are read here: the analysis layer never imports ``search_algos``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ssnenas.errors import InputError
+
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+RESULTS_DIR = "results"
+RUN_KINDS = ("benchmark",)
+_RESULT_RE = re.compile(r"^algo=(?P<algo>[A-Za-z0-9_.+-]+)\.parquet$")
+_TRIAL_RE = re.compile(r"^trial=(?P<trial>\d+)$")
+
+#: Per-query columns of a result file (``timing_<name>`` columns follow).
+RESULT_COLUMNS = {
+    "trial": "trial index (0-based); all algorithms of one trial start from the same initial archs",
+    "algorithm": "algorithm name as given to --algos",
+    "seed": "the task's seed, derived from (base seed, trial, algorithm name)",
+    "query": "1-based position in evaluation order (= number of architectures queried so far)",
+    "arch": "the space's string form of the architecture",
+    "key": "canonical benchmark key of the architecture",
+    "val_acc": "validation accuracy (%) from the store",
+    "test_acc": "test accuracy (%) from the store; null when the store has no test column",
+    "best_val_acc_so_far": "max val_acc over queries 1..query",
+    "test_acc_of_best_val_so_far": "test_acc of the first arch reaching best_val_acc_so_far",
+    "wall_time_s": "wall time of the whole task (store access, searcher construction and search)",
+    "search_time_s": "time spent constructing and running the searcher (the 'useful' work)",
+    "node_id": "Ray node id the task ran on",
+}
+
+
+def result_path(run: str | os.PathLike, trial: int, algorithm: str) -> Path:
+    """``RUN/results/trial=TTTTT/algo=NAME.parquet``."""
+    return Path(run) / RESULTS_DIR / f"trial={trial:05d}" / f"algo={algorithm}.parquet"
+
+
+def finished_tasks(run: str | os.PathLike) -> dict[tuple[int, str], Path]:
+    """``{(trial, algorithm): file}`` of every finished task of ``run`` (temporaries ignored)."""
+    out: dict[tuple[int, str], Path] = {}
+    root = Path(run) / RESULTS_DIR
+    if not root.is_dir():
+        return out
+    for trial_dir in sorted(root.iterdir()):
+        m = _TRIAL_RE.match(trial_dir.name)
+        if not m or not trial_dir.is_dir():
+            continue
+        for f in sorted(trial_dir.iterdir()):
+            a = _RESULT_RE.match(f.name)
+            if a and f.is_file():
+                out[(int(m["trial"]), a["algo"])] = f
+    return out
+
+
+def read_config(run: str | os.PathLike) -> dict[str, Any]:
+    """``RUN/config.json``; :class:`InputError` naming the folder when it is not a run."""
+    path = Path(run) / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(f"{run}: not a run folder (no {CONFIG_FILE}); pass the --out folder of "
+                         "`ssnenas benchmark`")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable run config ({exc}); the run folder is damaged") from exc
+    kind = config.get("kind")
+    if kind not in RUN_KINDS:
+        raise InputError(f"{path}: run kind {kind!r} has no report; known kinds: {', '.join(RUN_KINDS)}")
+    return config
+
+
+def read_summary(run: str | os.PathLike) -> dict[str, Any] | None:
+    path = Path(run) / SUMMARY_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_results(run: str | os.PathLike) -> pa.Table:
+    """Every finished result file of ``run`` as one table, ordered by (trial, algorithm, query).
+
+    Files are read one by one (not as a hive dataset: the folder names repeat in-file columns).
+    Timing columns missing from some algorithms are filled with nulls.
+    """
+    files = finished_tasks(run)
+    if not files:
+        return pa.table({name: pa.array([], type=pa.null()) for name in RESULT_COLUMNS})
+    tables = [pq.read_table(files[k]) for k in sorted(files)]
+    return pa.concat_tables(tables, promote_options="default")

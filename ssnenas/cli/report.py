@@ -1,0 +1,50 @@
+"""Statistics and the error-bar plot of a run folder.
+
+    ssnenas report RUN [--json] [--plot PNG] [--bars p30p70|sem]
+
+Per algorithm and every 10 queries: mean, std, SEM, P30 and P70 over trials of the best validation
+accuracy and of the test accuracy of the best-by-validation architecture (null without a test
+column). The PNG (default ``RUN/report.png``) is the paper's ERRORBAR plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add ``ssnenas report`` to the top-level parser."""
+    p = subparsers.add_parser("report", help="tables and plots of a benchmark run",
+                              description=__doc__.splitlines()[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", type=Path, metavar="RUN", help="the --out folder of a run")
+    p.add_argument("--json", action="store_true",
+                   help='print {"algorithms": {NAME: {"queries": [...], "mean_best_val_acc": [...], ...}}}')
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                   help="where to write the error-bar plot (default RUN/report.png)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    p.add_argument("--bars", choices=("p30p70", "sem"), default="p30p70",
+                   help="error bars: mean-P30 / P70-mean (the paper's) or ±SEM")
+    p.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ssnenas.analysis.plots import plot_errorbar
+    from ssnenas.analysis.report import build_report, format_table, load_curves
+
+    report = build_report(args.run)
+    if args.json:
+        print(json.dumps(report, sort_keys=True, indent=1))
+    else:
+        print(format_table(report))
+    if not args.no_plot:
+        _, curves = load_curves(args.run)
+        title = f"{report['space']} / {report['dataset']}"
+        out = plot_errorbar(curves, args.plot or Path(args.run) / "report.png", title=title, bars=args.bars)
+        if not args.json:
+            print(f"plot: {out}", file=sys.stderr)
+    return 0

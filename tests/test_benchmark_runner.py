@@ -1,0 +1,357 @@
+"""The distributed benchmark runner (experiments/benchmark.py) on the real NB201 table, with the
+session-wide local Ray: paired initial archs, recorded seeds, per-task Parquet files, resume,
+config mismatch, and the one-line bad-input errors of the CLI.
+
+The searchers here are a tiny local stand-in (random and best-mutation local search) so the
+runner is tested independently of ``search_algos``; they follow the same
+``make_searcher`` / ``run_direct`` contract.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from experiments import benchmark as bm
+from ssnenas.analysis.runs import finished_tasks, read_results, result_path
+from ssnenas.errors import InputError
+
+ALGOS = ("toy-random", "toy-local")
+DETERMINISTIC = ["trial", "algorithm", "seed", "query", "arch", "key", "val_acc", "test_acc",
+                 "best_val_acc_so_far", "test_acc_of_best_val_so_far"]
+
+
+# -- a tiny local searcher family (pickled by value into the Ray workers) -------------------------
+class ToySearcher:
+    """Evaluates the initial archs, then either random unseen archs or unseen mutants of the best."""
+
+    def __init__(self, *, space, seed, initial_archs, local):
+        self.space, self.local = space, local
+        self.rng = np.random.default_rng(seed)
+        self.queue = list(initial_archs)
+        self.seen: set[str] = set()
+        self.history: list[tuple[float, str]] = []
+        self.timings = {"propose_s": 0.0}
+
+    def suggest(self) -> str:
+        if self.queue:
+            arch = self.queue.pop(0)
+            self.seen.add(self.space.key(self.space.from_str(arch)))
+            return arch
+        t = time.perf_counter()
+        while True:
+            if self.local:
+                parent = self.space.from_str(max(self.history)[1])
+                cand = self.space.mutate(parent, self.rng)
+            else:
+                cand = self.space.sample(self.rng)
+            key = self.space.key(cand)
+            if key not in self.seen:
+                self.seen.add(key)
+                self.timings["propose_s"] += time.perf_counter() - t
+                return self.space.to_str(cand)
+
+    def on_trial_complete(self, arch: str, result: dict) -> None:
+        self.history.append((result["val_acc"], arch))
+
+
+class ToyBackend:
+    ALGORITHMS = ALGOS
+
+    def __init__(self, log: Path | None = None, sleep: float = 0.0, fail: str | None = None):
+        self.log, self.sleep, self.fail = log, sleep, fail
+
+    def make_searcher(self, name, *, space, store, seed, budget, initial_archs=None,
+                      predictor_checkpoint=None, device="cpu", **overrides):
+        if self.log is not None:
+            with open(self.log, "a") as f:
+                f.write(f"{name} {seed}\n")
+        if name == self.fail:
+            raise ValueError(f"{name} is broken")
+        from ssnenas.spaces import get_space
+
+        return ToySearcher(space=get_space(space), seed=seed, initial_archs=initial_archs, local=name == "toy-local")
+
+    def run_direct(self, searcher, evaluate, budget):
+        out = []
+        for _ in range(budget):
+            arch = searcher.suggest()
+            result = evaluate(arch)
+            searcher.on_trial_complete(arch, result)
+            out.append({"arch": arch, **result})
+        time.sleep(self.sleep)
+        return out
+
+
+import ray.cloudpickle  # noqa: E402
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def nb201_store(nb201_csv, tmp_path_factory) -> Path:
+    from ssnenas.store.nasbench201 import prepare_nasbench201
+
+    out = tmp_path_factory.mktemp("nb201_store")
+    prepare_nasbench201(nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
+                        test_column="cifar10_test_acc")
+    return out
+
+
+def _config(store: Path, out: Path, **kw) -> bm.BenchmarkConfig:
+    args = dict(space="nasbench201", data=store, algorithms=ALGOS, trials=3, budget=20, seed=7, out=out,
+                progress=False)
+    args.update(kw)
+    return bm.BenchmarkConfig(**args)
+
+
+def _executions(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture(scope="module")
+def finished_run(ray_session, nb201_store, tmp_path_factory):
+    """One complete 2 algorithms x 3 trials, budget 20 run (shared by the tests below)."""
+    root = tmp_path_factory.mktemp("run")
+    log = root / "executions.txt"
+    summary = bm.run_benchmark(_config(nb201_store, root / "A"), backend=ToyBackend(log))
+    return root / "A", log, summary
+
+
+# -- seeds and the paired initial population ------------------------------------------------------
+def test_task_seeds_are_derived_per_trial_and_algorithm():
+    assert bm.task_seed(7, 0, "rea") == bm.task_seed(7, 0, "rea")
+    seeds = {bm.task_seed(7, t, a) for t in range(50) for a in ("rea", "random", "npenas-np")}
+    assert len(seeds) == 150
+    assert bm.task_seed(7, 0, "rea") != bm.task_seed(8, 0, "rea")
+
+
+def test_initial_architectures_are_distinct_in_store_and_reproducible(nb201_store):
+    from ssnenas.store.table import BenchmarkStore
+
+    store = BenchmarkStore.open(nb201_store)
+    a = bm.initial_architectures(store.space, store, 7, 3)
+    assert a == bm.initial_architectures(store.space, store, 7, 3)
+    assert a != bm.initial_architectures(store.space, store, 7, 4)
+    keys = [store.space.key(store.space.from_str(x)) for x in a]
+    assert len(set(keys)) == bm.NUM_INITIAL and all(k in store for k in keys)
+    drawn = bm.initial_architectures(store.space, store, 7, 3, sampling="space")
+    assert drawn != a and len({store.space.key(store.space.from_str(x)) for x in drawn}) == bm.NUM_INITIAL
+    assert all(store.space.key(store.space.from_str(x)) in store for x in drawn)
+
+
+# -- a real local run -----------------------------------------------------------------------------
+def test_run_writes_one_parquet_per_task_with_the_documented_rows(finished_run, nb201_store):
+    from ssnenas.store.table import BenchmarkStore
+
+    run, log, summary = finished_run
+    store = BenchmarkStore.open(nb201_store)
+    files = finished_tasks(run)
+    assert sorted(files) == [(t, a) for t in range(3) for a in sorted(ALGOS)]
+    assert files[(2, "toy-local")] == run / "results" / "trial=00002" / "algo=toy-local.parquet"
+    assert len(_executions(log)) == 6
+    for (trial, algo), path in files.items():
+        t = pq.read_table(path).to_pydict()
+        assert t["query"] == list(range(1, 21))
+        assert set(t["trial"]) == {trial} and set(t["algorithm"]) == {algo}
+        assert set(t["seed"]) == {bm.task_seed(7, trial, algo)}
+        # every number is the store's, and the running columns are max / argmax-by-val
+        ref = store.lookup(t["key"])
+        np.testing.assert_array_equal(t["val_acc"], ref["val_acc"])
+        np.testing.assert_array_equal(t["test_acc"], ref["test_acc"])
+        np.testing.assert_array_equal(t["best_val_acc_so_far"], np.maximum.accumulate(ref["val_acc"]))
+        for q in range(1, 21):
+            i = int(np.argmax(ref["val_acc"][:q]))
+            assert t["test_acc_of_best_val_so_far"][q - 1] == ref["test_acc"][i]
+        assert len(set(t["key"])) == 20
+        assert min(t["search_time_s"]) > 0 and t["wall_time_s"][0] >= t["search_time_s"][0]
+        assert "timing_propose_s" in t and t["timing_propose_s"][0] > 0
+    # paired comparison: both algorithms of a trial start from the same 10 archs, other trials differ
+    results = read_results(run).to_pydict()
+    first = {}
+    for trial, algo, q, arch in zip(results["trial"], results["algorithm"], results["query"], results["arch"]):
+        if q <= 10:
+            first.setdefault((trial, algo), []).append(arch)
+    for trial in range(3):
+        assert first[(trial, "toy-random")] == first[(trial, "toy-local")]
+        assert first[(trial, "toy-random")] == bm.initial_architectures(store.space, store, 7, trial)
+    assert first[(0, "toy-random")] != first[(1, "toy-random")]
+    # config and summary
+    config = json.loads((run / "config.json").read_text())
+    assert config["kind"] == "benchmark" and config["algorithms"] == list(ALGOS)
+    assert config["data_fingerprint"] == store.fingerprint and config["ssnenas_version"]
+    assert summary["complete"] and summary["tasks_run"] == 6 and summary["tasks_failed"] == 0
+    assert summary == json.loads((run / "summary.json").read_text())
+    assert 0 < summary["sum_search_time_s"] <= summary["wall_time_s"] * summary["workers"]
+    assert summary["overhead_share"] == pytest.approx(
+        1 - summary["sum_search_time_s"] / (summary["wall_time_s"] * summary["workers"]), abs=1e-3)
+
+
+def test_resume_skips_finished_tasks_and_reproduces_the_same_results(finished_run, nb201_store, tmp_path):
+    run, _, _ = finished_run
+    partial = tmp_path / "B"
+    shutil.copytree(run, partial)
+    for trial, algo in ((1, "toy-local"), (2, "toy-random")):
+        result_path(partial, trial, algo).unlink()  # as if these tasks never finished
+    kept = {k: p.read_bytes() for k, p in finished_tasks(partial).items()}
+    log = tmp_path / "executions.txt"
+    summary = bm.run_benchmark(_config(nb201_store, partial), backend=ToyBackend(log))
+    assert summary["tasks_run"] == 2 and summary["tasks_done_before"] == 4 and summary["complete"]
+    assert sorted(_executions(log)) == sorted([f"toy-local {bm.task_seed(7, 1, 'toy-local')}",
+                                               f"toy-random {bm.task_seed(7, 2, 'toy-random')}"])
+    for k, data in kept.items():  # finished files are not touched
+        assert finished_tasks(partial)[k].read_bytes() == data
+    assert read_results(partial).select(DETERMINISTIC).equals(read_results(run).select(DETERMINISTIC))
+    again = bm.run_benchmark(_config(nb201_store, partial), backend=ToyBackend(log))
+    assert again["tasks_run"] == 0 and again["complete"] and len(_executions(log)) == 2
+
+
+def test_a_failing_task_is_reported_and_rerun_next_time(ray_session, nb201_store, tmp_path):
+    log = tmp_path / "executions.txt"
+    summary = bm.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2),
+                               backend=ToyBackend(log, fail="toy-local"))
+    assert not summary["complete"] and summary["tasks_failed"] == 2 and summary["tasks_run"] == 2
+    assert summary["failures"][0].endswith("toy-local: ValueError: toy-local is broken")
+    assert sorted(finished_tasks(tmp_path / "run")) == [(0, "toy-random"), (1, "toy-random")]
+    assert len(_executions(log)) == 4  # a raising task is not retried by Ray (retry_exceptions=False)
+    again = bm.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2), backend=ToyBackend(log))
+    assert again["complete"] and again["tasks_run"] == 2 and again["tasks_done_before"] == 2
+    assert [x.split()[0] for x in _executions(log)[4:]] == ["toy-local", "toy-local"]
+
+
+def test_a_different_config_into_the_same_run_is_an_error(finished_run, nb201_store):
+    run, log, _ = finished_run
+    before = {k: p.read_bytes() for k, p in finished_tasks(run).items()}
+    with pytest.raises(InputError, match=r"different config \(budget: 30 now vs 20 there"):
+        bm.run_benchmark(_config(nb201_store, run, budget=30), backend=ToyBackend(log))
+    with pytest.raises(InputError, match=r"algorithms: \['toy-random'\] now"):
+        bm.run_benchmark(_config(nb201_store, run, algorithms=("toy-random",)), backend=ToyBackend(log))
+    assert {k: p.read_bytes() for k, p in finished_tasks(run).items()} == before
+    assert len(_executions(log)) == 6
+
+
+def test_store_reaches_a_node_without_the_file_through_the_object_store(ray_session, nb201_store, tmp_path):
+    from ssnenas.fingerprint import file_sha256
+
+    src = next(nb201_store.glob("*.parquet"))
+    data = src.read_bytes()
+    ship = bm.StoreShipment(path=str(tmp_path / "elsewhere" / src.name), sha256=file_sha256(src),
+                            size=len(data), bytes_ref=[ray_session.put(data)])
+    bm._STORES.pop(ship.sha256, None)
+    try:
+        store = bm.open_shipped_store(ship)
+        assert store.path != src and store.path.read_bytes() == data and store.num_archs == 15625
+        assert bm.open_shipped_store(ship) is store  # opened once per process
+    finally:
+        bm._STORES.pop(ship.sha256, None)
+
+
+# -- the command line -----------------------------------------------------------------------------
+@pytest.fixture
+def toy_search_algos(monkeypatch):
+    """Make ``search_algos`` (the CLI's backend) the toy one for argument checks."""
+    import types
+
+    module = types.ModuleType("search_algos")
+    backend = ToyBackend()
+    module.ALGORITHMS, module.make_searcher, module.run_direct = ALGOS, backend.make_searcher, backend.run_direct
+    monkeypatch.setitem(sys.modules, "search_algos", module)
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str]:
+    from ssnenas.cli import main
+
+    rc = main(argv)
+    err = capsys.readouterr().err.strip()
+    return rc, err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--algos": ["toy-random", "npenas-xx"]}, "--algos: unknown algorithm 'npenas-xx'; choose from toy-random"),
+    ({"--space": "nasbench999"}, "unknown search space 'nasbench999'"),
+    ({"--space": "nasbench101"}, "holds a nasbench201 store (nasbench201/cifar10-valid), not a nasbench101 one"),
+    ({"--dataset": "cifar100"}, "no store for */cifar100 (it holds nasbench201/cifar10-valid)"),
+    ({"--budget": "9"}, "--budget 9 is smaller than the initial population of 10"),
+    ({"--address": "127.0.0.1:1"}, "--address 127.0.0.1:1: no Ray cluster reachable there"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, nb201_store, tmp_path, capsys,
+                                                          toy_search_algos):
+    args = {"--space": "nasbench201", "--data": str(nb201_store), "--algos": list(ALGOS), "--trials": "2",
+            "--budget": "20", "--out": str(tmp_path / "run")}
+    args.update(change)
+    argv = ["benchmark", "--quiet"]
+    for k, v in args.items():
+        argv += [k, *v] if isinstance(v, list) else [k, v]
+    rc, err = _cli(argv, capsys)
+    assert rc == 2
+    assert err.startswith("error: ") and "\n" not in err and message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_input_into_an_existing_run_keeps_its_results(finished_run, nb201_store, capsys, toy_search_algos):
+    run, _, _ = finished_run
+    before = {k: p.read_bytes() for k, p in finished_tasks(run).items()}
+    base = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", *ALGOS,
+            "--trials", "3", "--seed", "7", "--out", str(run)]
+    rc, err = _cli([*base, "--budget", "20", "--address", "127.0.0.1:1"], capsys)
+    assert rc == 2 and "no Ray cluster reachable" in err
+    rc, err = _cli([*base, "--budget", "30"], capsys)
+    assert rc == 2 and err.startswith("error: --out") and "different config" in err and "\n" not in err
+    assert {k: p.read_bytes() for k, p in finished_tasks(run).items()} == before
+
+
+def test_python_module_entry_point_is_the_same_command(capsys, toy_search_algos, nb201_store, tmp_path):
+    rc = bm.main(["--space", "nasbench201", "--data", str(nb201_store), "--algos", "toy-random", "--trials", "1",
+                  "--budget", "5", "--out", str(tmp_path / "r")])
+    assert rc == 2 and "--budget 5 is smaller" in capsys.readouterr().err
+
+
+def test_override_and_predictor_arguments_are_parsed():
+    assert bm._parse_overrides(["epochs=50", "npenas-np:lr=0.01", "toy-local:name=abc"]) == {
+        "*": {"epochs": 50}, "npenas-np": {"lr": 0.01}, "toy-local": {"name": "abc"}}
+    with pytest.raises(InputError, match="expected NAME=VALUE"):
+        bm._parse_overrides(["epochs"])
+    assert bm._predictor_for("npenas-ssrl-fixed", {"ss-rl": Path("/a.pt")}) == "/a.pt"
+    assert bm._predictor_for("npenas-ssccl", {"ss-rl": Path("/a.pt")}) is None
+    assert bm._predictor_for("npenas-np", {"ss-rl": Path("/a.pt")}) is None
+
+
+@pytest.mark.slow
+def test_cli_run_with_the_real_search_algorithms(ray_session, nb201_store, tmp_path, capsys):
+    """``ssnenas benchmark`` end to end with search_algos (random and a 5-epoch NPENAS-NP), then report."""
+    search_algos = pytest.importorskip("search_algos")
+    if not hasattr(search_algos, "make_searcher"):
+        pytest.skip("search_algos has no make_searcher in this checkout yet")
+    from ssnenas.cli import main
+
+    run = tmp_path / "run"
+    rc = main(["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", "random",
+               "npenas-np", "--trials", "3", "--budget", "20", "--seed", "1", "--out", str(run),
+               "--set", "npenas-np:epochs=5"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "6/6 tasks done (6 now, 0 before)" in captured.out and "overhead outside the search" in captured.out
+    t = read_results(run).to_pydict()
+    assert len(t["query"]) == 6 * 20
+    rows = {}
+    for trial, algo, q, arch, fits in zip(t["trial"], t["algorithm"], t["query"], t["arch"], t["timing_fits"]):
+        rows.setdefault((trial, algo), []).append(arch)
+        if algo == "npenas-np":
+            assert fits >= 1  # the predictor was trained (after the 10 initial archs)
+    for trial in range(3):
+        assert rows[(trial, "random")][:10] == rows[(trial, "npenas-np")][:10]
+        assert len(set(rows[(trial, "npenas-np")])) == 20
+    config = json.loads((run / "config.json").read_text())
+    assert config["overrides"] == {"npenas-np": {"epochs": 5}}
+    assert main(["report", str(run), "--json", "--no-plot"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["algorithms"]["npenas-np"]["num_trials"] == 3
+    assert report["algorithms"]["random"]["queries"] == [10, 20]
