@@ -49,6 +49,19 @@ def darts_csv() -> Path:
 
 
 @pytest.fixture(scope="session")
+def nb201_store(nb201_csv, tmp_path_factory) -> Path:
+    """Folder of the real NB201 cifar10-valid store (val x-valid, test cifar10 ori-test), prepared once.
+
+    Tests treat it as read-only; a test that changes a store prepares its own."""
+    from ssnenas.store.nasbench201 import prepare_nasbench201
+
+    out = tmp_path_factory.mktemp("nb201_store")
+    prepare_nasbench201(nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
+                        test_column="cifar10_test_acc")
+    return out
+
+
+@pytest.fixture(scope="session")
 def ray_session():
     """Start Ray once for the whole session (2 CPUs, no dashboard) and shut it down at the end."""
     import ray

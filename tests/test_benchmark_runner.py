@@ -96,16 +96,6 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def nb201_store(nb201_csv, tmp_path_factory) -> Path:
-    from ssnenas.store.nasbench201 import prepare_nasbench201
-
-    out = tmp_path_factory.mktemp("nb201_store")
-    prepare_nasbench201(nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
-                        test_column="cifar10_test_acc")
-    return out
-
-
 def _config(store: Path, out: Path, **kw) -> bm.BenchmarkConfig:
     args = dict(space="nasbench201", data=store, algorithms=ALGOS, trials=3, budget=20, seed=7, out=out,
                 progress=False)

@@ -141,16 +141,6 @@ SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-@pytest.fixture(scope="module")
-def nb201_store(nb201_csv, tmp_path_factory) -> Path:
-    from ssnenas.store.nasbench201 import prepare_nasbench201
-
-    out = tmp_path_factory.mktemp("nb201_store_mn")
-    prepare_nasbench201(nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
-                        test_column="cifar10_test_acc")
-    return out
-
-
 @pytest.mark.slow
 def test_three_node_cluster_spreads_tasks_and_survives_a_dying_worker(nb201_store, tmp_path):
     script = tmp_path / "multinode.py"

@@ -101,16 +101,6 @@ def test_parse_predictors_lr_table_and_overrides():
 
 # -- the real NB201 store, tiny pre-trained checkpoints, and one CLI run -------------------------
 @pytest.fixture(scope="module")
-def nb201_store(nb201_csv, tmp_path_factory):
-    from ssnenas.store.nasbench201 import prepare_nasbench201
-
-    out = tmp_path_factory.mktemp("nb201")
-    prepare_nasbench201(nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
-                        test_column="cifar10_test_acc")
-    return out
-
-
-@pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """One-epoch SS-RL and SS-CCL checkpoints on 300 sampled NB201 cells (real format, tiny run)."""
     from ssnenas.pretrain import CCLConfig, SSRLConfig, sample_archs, train_ccl, train_ssrl

@@ -35,16 +35,6 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="module")
-def nb201_store(nb201_csv, tmp_path_factory):
-    from ssnenas.store.nasbench201 import prepare_nasbench201
-
-    out = tmp_path_factory.mktemp("nb201store")
-    prepare_nasbench201(nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
-                        test_column="cifar10_test_acc")
-    return out
-
-
-@pytest.fixture(scope="module")
 def nb201_archs(nb201_store):
     return load_archs("nasbench201", nb201_store)
 

@@ -33,14 +33,10 @@ def _one_torch_thread():
 
 
 @pytest.fixture(scope="module")
-def store(nb201_csv, tmp_path_factory):
+def store(nb201_store):
     from ssnenas.store import BenchmarkStore
-    from ssnenas.store.nasbench201 import prepare_nasbench201
 
-    out = tmp_path_factory.mktemp("nb201")
-    prepare_nasbench201(nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
-                        test_column="cifar10_test_acc")
-    return BenchmarkStore.open(out)
+    return BenchmarkStore.open(nb201_store)
 
 
 def test_lookup_returns_the_published_numbers(store):
