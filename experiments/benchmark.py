@@ -303,6 +303,11 @@ def open_shipped_store(ship: StoreShipment) -> Any:
 def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> pa.Table:
     """Run one (trial, algorithm) search and return its per-query table (see ssnenas.analysis.runs)."""
     t0 = time.perf_counter()
+    import torch
+
+    # One intra-op thread per task (a task holds one CPU), and a seed reproduces a search only at a
+    # fixed thread count: float sums are ordered differently with more threads.
+    torch.set_num_threads(1)
     store = open_shipped_store(ship)
     space = store.space
     val_col, test_col = store.column("val_acc"), store.column("test_acc")
