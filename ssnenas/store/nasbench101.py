@@ -69,7 +69,7 @@ def _graph_tables(adj_strings: list[str], ops_strings: list[str]) -> tuple[np.nd
     """
     nb = _space_module()
     size = nb.MAX_VERTICES
-    adj, adj_n, adj_ok = _padded_adjacency(adj_strings, size, nb.MAX_EDGES)
+    adj, adj_n, adj_ok = nb.padded_adjacency_batch(adj_strings)
     ops = np.zeros((len(ops_strings), size), dtype=np.int8)
     ops_n = np.zeros(len(ops_strings), dtype=np.int64)
     for i, text in enumerate(ops_strings):
@@ -84,48 +84,6 @@ def _graph_tables(adj_strings: list[str], ops_strings: list[str]) -> tuple[np.nd
         chain = np.eye(n, k=1, dtype=np.uint8)
         ops[i] = nb.graph_arrays(chain, names)[0]
     return adj, adj_n, adj_ok, ops, ops_n
-
-
-def _padded_adjacency(adj_strings: list[str], size: int, max_edges: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised ``graph_arrays`` adjacency for many specs, grouped by vertex count.
-
-    Same rule as :func:`ssnenas.spaces.nasbench101.graph_arrays` (tests compare the two on every real
-    graph): copy edges, redirect edges into the output to vertex ``size-1``, feed every edgeless
-    non-input vertex from the input. ``ok`` marks specs that are valid and already pruned (every
-    vertex reachable from the input and reaching the output, <= ``max_edges`` edges).
-    """
-    count = len(adj_strings)
-    adj = np.zeros((count, size, size), dtype=np.uint8)
-    lengths = np.fromiter(map(len, adj_strings), dtype=np.int64, count=count)
-    adj_n = np.rint(np.sqrt(lengths)).astype(np.int64)
-    ok = np.zeros(count, dtype=bool)
-    for n in range(2, size + 1):
-        rows = np.flatnonzero(lengths == n * n)
-        if rows.size == 0:
-            continue
-        blob = "".join([adj_strings[i] for i in rows.tolist()]).encode("ascii", "replace")
-        m = (np.frombuffer(blob, dtype=np.uint8).reshape(rows.size, n, n) - ord("0")).astype(np.int64)
-        good = ((m == 0) | (m == 1)).all(axis=(1, 2))
-        m = np.where(good[:, None, None], m, 0)
-        good &= ~np.tril(m).any(axis=(1, 2)) & (m.sum(axis=(1, 2)) <= max_edges)
-        fwd = np.zeros((rows.size, n), dtype=np.int64)
-        fwd[:, 0] = 1
-        bwd = np.zeros((rows.size, n), dtype=np.int64)
-        bwd[:, n - 1] = 1
-        for _ in range(n):
-            fwd = np.minimum(fwd + np.einsum("bi,bij->bj", fwd, m), 1)
-            bwd = np.minimum(bwd + np.einsum("bij,bj->bi", m, bwd), 1)
-        good &= (fwd.all(axis=1) & bwd.all(axis=1))
-        last = n - 1
-        pad = np.zeros((rows.size, size, size), dtype=np.uint8)
-        pad[:, :last, :last] = m[:, :last, :last]
-        pad[:, :last, size - 1] = m[:, :last, last]
-        lonely = ~(pad.any(axis=1) | pad.any(axis=2))
-        lonely[:, 0] = False
-        pad[:, 0, :] |= lonely.astype(np.uint8)
-        adj[rows] = pad
-        ok[rows] = good
-    return adj, adj_n, ok
 
 
 def _graphs_and_archs(adj_ids: np.ndarray, ops_ids: np.ndarray, adj_strings: list[str],
