@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from ray.tune.search import Searcher
 
+from search_algos._candidates import best_parents, mutation_candidates
 from ssnenas.atomic import atomic_path
 from ssnenas.errors import InputError
 from ssnenas.spaces import SearchSpace, get_space
@@ -307,6 +308,23 @@ class NASSearcher(Searcher):
             return None
         store, key = self.store, self.space.key
         return lambda arch: key(arch) in store
+
+    def _mutation_pool(self, successes: list, n: int) -> list:
+        """The NPENAS candidate pool (algorithms.md §5.1): unseen mutants of the best evaluated archs,
+        parent by parent; topped up with random unseen archs when the neighbourhoods run out of ``n``.
+
+        For predictor-guided subclasses, which set ``max_parents``, ``num_candidates`` and
+        ``children_per_parent``."""
+        start = time.perf_counter()
+        parents = best_parents(successes, self.max_parents)
+        candidates = mutation_candidates(self.space, parents, self._seen, self._rng,
+                                         num_candidates=self.num_candidates,
+                                         children_per_parent=self.children_per_parent,
+                                         is_known=self._is_known())
+        if len(candidates) < n:
+            candidates += self._random_unique(n - len(candidates), {self.space.key(c) for c in candidates})
+        self.timings["candidates_s"] += time.perf_counter() - start
+        return candidates
 
     def _random_unique(self, n: int, exclude: set[str] | None = None) -> list:
         """``n`` random architectures whose keys are neither in ``self._seen`` nor in ``exclude``;

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from search_algos._base import NASSearcher, check_int
-from search_algos._candidates import best_parents, mutation_candidates
 from ssnenas.errors import InputError
 
 ENCODINGS = ("path", "adjacency", "pape")
@@ -160,15 +159,7 @@ class BANANAS(NASSearcher):
         successes = self._successes()
         if not successes:
             return self._random_unique(n)
-        start = time.perf_counter()
-        parents = best_parents(successes, self.max_parents)
-        candidates = mutation_candidates(self.space, parents, self._seen, self._rng,
-                                         num_candidates=self.num_candidates,
-                                         children_per_parent=self.children_per_parent,
-                                         is_known=self._is_known())
-        if len(candidates) < n:
-            candidates += self._random_unique(n - len(candidates), {self.space.key(c) for c in candidates})
-        self.timings["candidates_s"] += time.perf_counter() - start
+        candidates = self._mutation_pool(successes, n)
         start = time.perf_counter()
         preds = fit_predict_ensemble(
             self._encode([a for _, a, _ in successes]), np.array([e for _, _, e in successes]),

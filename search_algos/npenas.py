@@ -32,7 +32,6 @@ import numpy as np
 import torch
 
 from search_algos._base import NASSearcher, check_int
-from search_algos._candidates import best_parents, mutation_candidates
 from ssnenas.errors import InputError
 
 PREDICTORS = ("gin", "gin-bo", "ss-rl", "ss-ccl")
@@ -230,15 +229,7 @@ class NPENAS(NASSearcher):
         if not successes:  # every trial so far failed: nothing to learn from
             return self._random_unique(n)
         predictor = self._trained_predictor(successes)
-        start = time.perf_counter()
-        parents = best_parents(successes, self.max_parents)
-        candidates = mutation_candidates(self.space, parents, self._seen, self._rng,
-                                         num_candidates=self.num_candidates,
-                                         children_per_parent=self.children_per_parent,
-                                         is_known=self._is_known())
-        if len(candidates) < n:  # neighbourhoods exhausted: top up with random unseen archs
-            candidates += self._random_unique(n - len(candidates), {self.space.key(c) for c in candidates})
-        self.timings["candidates_s"] += time.perf_counter() - start
+        candidates = self._mutation_pool(successes, n)
         start = time.perf_counter()
         x, adj = self._features(candidates)
         if self.head == "bo":

@@ -61,6 +61,18 @@ def nb201_store(nb201_csv, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny fits gain nothing from intra-op threads, which contend badly on a shared 2-core machine,
+    and a seed reproduces a fit only at a fixed thread count; restores the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """Start Ray once for the whole session (2 CPUs, no dashboard) and shut it down at the end."""

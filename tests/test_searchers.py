@@ -50,14 +50,8 @@ CASES["rea-aging-k3"] = {"population_size": 8, "tournament_size": 3, "aging": Tr
 
 
 # -- fixtures ------------------------------------------------------------------------------------------
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny fits here gain nothing from threads, and on a shared 2-core machine intra-op threads
-    contend badly; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

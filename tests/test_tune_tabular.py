@@ -21,15 +21,7 @@ def _doc_examples(obj) -> list[str]:
     doc = textwrap.dedent("\n".join(obj.__doc__.splitlines()[1:]))
     return [textwrap.dedent(b) for b in re.findall(r"::\n\n((?:(?: {4}.*)?\n)+)", doc + "\n")]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny fits here gain nothing from threads, and on a shared 2-core machine intra-op threads
-    contend badly; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
