@@ -40,8 +40,8 @@ from search_algos.bananas import BANANAS  # noqa: E402
 from search_algos.npenas import NPENAS  # noqa: E402
 from search_algos.random_search import RandomSearch  # noqa: E402
 from search_algos.rea import REA  # noqa: E402
-from search_algos._factory import ALGORITHMS, algorithm_settings, make_searcher  # noqa: E402
+from search_algos._factory import ALGORITHMS, algorithm_settings, check_settings, make_searcher  # noqa: E402
 
 __all__ = ["ALGORITHMS", "ARCH_NOT_IN_STORE", "BAD_ARCH", "BANANAS", "NASSearcher", "NPENAS", "REA",
            "RandomSearch", "UNDEFINED_METRIC_MODE", "UNDEFINED_SEARCH_SPACE", "UNKNOWN_ALGORITHM",
-           "algorithm_settings", "make_searcher", "run_direct"]
+           "algorithm_settings", "check_settings", "make_searcher", "run_direct"]

@@ -89,3 +89,14 @@ def make_searcher(name: str, *, space: str, store: BenchmarkStore | None, seed: 
                          f"{cls.__name__}; valid: {', '.join(sorted(accepted))}")
     kwargs.update(overrides)
     return cls(**kwargs)
+
+
+def check_settings(name: str, *, space: str, store: BenchmarkStore | None, budget: int,
+                   predictor_checkpoint: str | None = None, **overrides: Any) -> None:
+    """Raise :class:`InputError` for anything :func:`make_searcher` would reject with these settings.
+
+    Builds the searcher once on the CPU (no fitting happens at construction) and drops it, so that
+    a runner can refuse bad settings before submitting any work.
+    """
+    make_searcher(name, space=space, store=store, seed=0, budget=budget,
+                  predictor_checkpoint=predictor_checkpoint, device="cpu", **overrides)

@@ -128,8 +128,11 @@ def ccl_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: ArchSet,
         skipped += mined.skipped
         chunk_of = mined.source // config.batch_step
         for k in range(n_chunks):
+            chosen = (chunk_of == k).nonzero(as_tuple=True)[0]
+            if world == 1 and chosen.numel() == 0:
+                continue  # no anchor survived: no step, and no forward pass to move BatchNorm's statistics
             q = model(x, adj)
-            loss, stats = ccl_loss(q, pape, mined.select((chunk_of == k).nonzero(as_tuple=True)[0]),
+            loss, stats = ccl_loss(q, pape, mined.select(chosen),
                                    tau=config.temperature, center_weight=config.center_weight,
                                    chunk_elems=chunk_elems)
             has_rows = torch.tensor(float(loss is not None), device=q.device)

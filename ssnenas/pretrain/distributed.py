@@ -75,8 +75,6 @@ def train_ccl_ray(data: ArchSet, out: str | os.PathLike, *, config: CCLConfig, u
     (default ``~/ray_results``).
     """
     import ray
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
 
     check_data(data, config)
     out = Path(out).resolve()
@@ -88,8 +86,24 @@ def train_ccl_ray(data: ArchSet, out: str | os.PathLike, *, config: CCLConfig, u
                         config=fresh["config"], data_fingerprint=data.fingerprint)
         if resume["epoch"] >= config.epochs:
             return resume
-    if not ray.is_initialized():
+    owned = not ray.is_initialized()  # shut down only a Ray started here
+    if owned:
         ray.init(include_dashboard=False)
+    try:
+        return _fit(data, out, config=config, use_gpu=use_gpu, storage_path=storage_path, name=name,
+                    resume=resume, progress=progress, chunk_elems=chunk_elems)
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+def _fit(data, out: Path, *, config, use_gpu: bool, storage_path, name, resume, progress: bool,
+         chunk_elems: int) -> dict:
+    """Run the TorchTrainer and return the rank-0 checkpoint it wrote."""
+    import ray
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={"config": config.__dict__.copy(), "data_ref": ray.put(data), "out": str(out),
