@@ -93,18 +93,24 @@ def iter_tfrecord(path: str | os.PathLike, *, check_crc: bool = True, hasher: An
         index = 0
         eof = False
         checked_header = -1  # buf position whose length header already passed its CRC
+
+        def refill(need: int) -> None:
+            """Drop the consumed prefix of buf and append at least ``need`` more bytes (fewer at EOF)."""
+            nonlocal buf, pos, base, eof
+            block = f.read(max(block_size, need))
+            if not block:
+                eof = True
+            elif hasher is not None:
+                hasher.update(block)
+            base += pos
+            buf = buf[pos:] + block
+            pos = 0
+
         while True:
             avail = len(buf) - pos
             if avail < 12:
                 if not eof:
-                    block = f.read(block_size)
-                    if not block:
-                        eof = True
-                    elif hasher is not None:
-                        hasher.update(block)
-                    base += pos
-                    buf = buf[pos:] + block
-                    pos = 0
+                    refill(block_size)
                     continue
                 if avail == 0:
                     return
@@ -118,14 +124,7 @@ def iter_tfrecord(path: str | os.PathLike, *, check_crc: bool = True, hasher: An
             end = pos + 12 + length + 4
             if end > len(buf):
                 if not eof:
-                    block = f.read(max(block_size, end - len(buf)))
-                    if not block:
-                        eof = True
-                    elif hasher is not None:
-                        hasher.update(block)
-                    base += pos
-                    buf = buf[pos:] + block
-                    pos = 0
+                    refill(end - len(buf))
                     continue
                 raise _truncated(path, index, base + pos,
                                  f"{length} payload bytes announced, {max(avail - 12, 0)} present")
