@@ -67,6 +67,13 @@ def describe(ckpt: dict[str, Any]) -> str:
             f"width={d.get('width')}, layers={d.get('layers')}), {ckpt.get('epoch')} epoch(s)")
 
 
+def check_same_run(path: str | os.PathLike, old: dict[str, Any], fresh: dict[str, Any]) -> None:
+    """InputError unless the checkpoint ``old`` at ``path`` continues the run whose fresh checkpoint
+    (same command, epoch 0) is ``fresh``."""
+    check_resumable(path, old, method=fresh["method"], space=fresh["space"], dims=fresh["dims"],
+                    config=fresh["config"], data_fingerprint=fresh["data"]["fingerprint"])
+
+
 def check_resumable(path: str | os.PathLike, ckpt: dict[str, Any], *, method: str, space: str,
                     dims: dict, config: dict, data_fingerprint: str) -> None:
     """InputError unless ``ckpt`` was written by this very command (same knobs and data)."""

@@ -27,7 +27,7 @@ from ssnenas.errors import InputError
 from ssnenas.pretrain.ccl import DEFAULT_CHUNK_ELEMS
 from ssnenas.pretrain.ccl_train import CCLConfig, build_model, ccl_epoch, check_data, new_checkpoint, \
     steps_per_epoch
-from ssnenas.pretrain.checkpoint import check_resumable, read_checkpoint
+from ssnenas.pretrain.checkpoint import check_same_run, read_checkpoint
 from ssnenas.pretrain.data import ArchSet
 from ssnenas.pretrain.optim import make_adam
 from ssnenas.pretrain.runner import progress_bar, run_epochs
@@ -81,9 +81,7 @@ def train_ccl_ray(data: ArchSet, out: str | os.PathLike, *, config: CCLConfig, u
     resume = None
     if out.exists():
         resume = read_checkpoint(out)
-        fresh = new_checkpoint(data, config)
-        check_resumable(out, resume, method=fresh["method"], space=fresh["space"], dims=fresh["dims"],
-                        config=fresh["config"], data_fingerprint=data.fingerprint)
+        check_same_run(out, resume, new_checkpoint(data, config))
         if resume["epoch"] >= config.epochs:
             return resume
     owned = not ray.is_initialized()  # shut down only a Ray started here
