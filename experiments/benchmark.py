@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 
 from ssnenas.analysis.runs import CONFIG_FILE, SUMMARY_FILE, finished_tasks, result_path
 from ssnenas.atomic import atomic_path
-from ssnenas.errors import InputError, StoreError
+from ssnenas.errors import InputError, SsnenasError, StoreError
 
 NUM_INITIAL = 10
 FORMAT_VERSION = 1
@@ -219,6 +219,7 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
                              "`ssnenas pretrain`")
         predictors[kind] = {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
     store = _open_store(config, space.name)
+    _check_searcher_settings(config, backend, space.name, store)
     run_config = {
         "kind": "benchmark",
         "format_version": FORMAT_VERSION,
@@ -241,6 +242,22 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
     _check_run_folder(config.out, run_config)
     _check_address(config.address)
     return backend, store, run_config
+
+
+def _check_searcher_settings(config: BenchmarkConfig, backend: Any, space: str, store: Any) -> None:
+    """Ask the backend to vet each algorithm's settings (an SS variant without its checkpoint, a
+    checkpoint of another space, an unknown ``--set`` key) so that they are one clear error before
+    anything is submitted, not a failure in every task. Backends without ``check_settings`` skip this."""
+    check = getattr(backend, "check_settings", None)
+    if check is None:
+        return
+    for algorithm in config.algorithms:
+        try:
+            check(algorithm, space=space, store=store, budget=config.budget,
+                  predictor_checkpoint=_predictor_for(algorithm, config.predictors),
+                  **_overrides_for(algorithm, config.overrides))
+        except SsnenasError as exc:
+            raise InputError(f"--algos {algorithm}: {exc} (check --predictor and --set)") from None
 
 
 def _check_run_folder(out: Path, run_config: dict[str, Any]) -> None:
@@ -489,6 +506,42 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
     return summary
 
 
+class _RunMetrics:
+    """The run's dashboard metrics (ssnenas.metrics): queued/completed searches, best errors so far
+    and predictor fit time per algorithm. No-ops outside Ray."""
+
+    def __init__(self, out: Path, run_config: dict[str, Any], specs: list[dict[str, Any]]) -> None:
+        from ssnenas import metrics
+
+        self.m = metrics
+        self.tags = {a: metrics.tags(run=Path(out).name, space=run_config["space"],
+                                     dataset=run_config["dataset"], algorithm=a)
+                     for a in run_config["algorithms"]}
+        self.queued = {a: 0 for a in self.tags}
+        for spec in specs:
+            self.queued[spec["algorithm"]] += 1
+        self.best_val: dict[str, float] = {}
+        for a, n in self.queued.items():
+            metrics.trials_queued(self.tags[a], n)
+
+    def finished(self, algorithm: str, table: pa.Table | None) -> None:
+        """One task of ``algorithm`` left the queue (``table``: its result, None when it failed)."""
+        tags = self.tags[algorithm]
+        self.queued[algorithm] -= 1
+        self.m.trials_queued(tags, self.queued[algorithm])
+        if table is None or not len(table):
+            return
+        self.m.trials_completed(tags)
+        val_err = 100.0 - float(table["best_val_acc_so_far"][-1].as_py())
+        if val_err < self.best_val.get(algorithm, math.inf):
+            self.best_val[algorithm] = val_err
+            test = table["test_acc_of_best_val_so_far"][-1].as_py()
+            self.m.best_error(tags, val_err, None if test is None else 100.0 - float(test))
+        if "timing_predictor_fit_s" in table.column_names:
+            fits = table["timing_fits"][0].as_py() if "timing_fits" in table.column_names else 0
+            self.m.predictor_fit(tags, float(table["timing_predictor_fit_s"][0].as_py()), int(fits or 0))
+
+
 def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backend: Any, out: Path,
            run_config: dict[str, Any], config: BenchmarkConfig, summary: dict[str, Any], *, n_before: int,
            total: int, workers: int, on_result: Callable[[int, str, Path], None] | None) -> None:
@@ -502,6 +555,7 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
             "ssnenas_version": run_config["ssnenas_version"]}
     t0 = time.perf_counter()
     pending = {remote.remote(s, ship, backend): s for s in specs}
+    monitor = _RunMetrics(out, run_config, specs)
     search_sum = wall_sum = 0.0
     nodes: set[str] = set()
     failures: list[str] = []
@@ -525,8 +579,10 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
                     failures.append(f"trial {spec['trial']} {spec['algorithm']}: {type(cause).__name__}: {msg}")
                     bar.write(f"failed: {failures[-1]}")
                     bar.set_postfix(failed=len(failures))
+                    monitor.finished(spec["algorithm"], None)
                     continue
                 path = _write_result(out, spec["trial"], spec["algorithm"], table, meta)
+                monitor.finished(spec["algorithm"], table)
                 n_run += 1
                 search_sum += float(table["search_time_s"][0].as_py()) if len(table) else 0.0
                 wall_sum += float(table["wall_time_s"][0].as_py()) if len(table) else 0.0

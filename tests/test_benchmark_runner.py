@@ -345,3 +345,16 @@ def test_cli_run_with_the_real_search_algorithms(ray_session, nb201_store, tmp_p
     report = json.loads(capsys.readouterr().out)
     assert report["algorithms"]["npenas-np"]["num_trials"] == 3
     assert report["algorithms"]["random"]["queries"] == [10, 20]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--algos", "npenas-ssrl"], "--algos npenas-ssrl: NPENAS: predictor='ss-rl' fine-tunes a pre-trained encoder"),
+    (["--algos", "random", "--set", "epochs=5"], "--algos random: make_searcher('random'): unknown setting(s) epochs"),
+])
+def test_searcher_settings_are_checked_before_any_task(extra, message, nb201_store, tmp_path, capsys):
+    """With the real search_algos: a setting every task would reject is one error up front."""
+    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--trials", "1",
+            "--budget", "20", "--out", str(tmp_path / "run"), *extra]
+    rc, err = _cli(argv, capsys)
+    assert rc == 2 and err.startswith("error: ") and "\n" not in err and message in err, err
+    assert not (tmp_path / "run").exists()

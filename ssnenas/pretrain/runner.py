@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ssnenas.pretrain.checkpoint import FORMAT, VERSION, check_resumable, read_checkpoint, save_checkpoint
+from ssnenas.pretrain.checkpoint import FORMAT, VERSION, check_same_run, read_checkpoint, save_checkpoint
 from ssnenas.pretrain.data import ArchSet
 
 EpochFn = Callable[[int], dict[str, float]]
@@ -51,8 +51,7 @@ def resume(out: str | os.PathLike, ckpt: dict[str, Any], model: nn.Module,
 
         raise InputError(f"--out {out}: is a directory; pass the checkpoint file path (e.g. {Path(out) / 'ccl.pt'})")
     old = read_checkpoint(out)
-    check_resumable(out, old, method=ckpt["method"], space=ckpt["space"], dims=ckpt["dims"],
-                    config=ckpt["config"], data_fingerprint=ckpt["data"]["fingerprint"])
+    check_same_run(out, old, ckpt)
     model.load_state_dict(old["model"])
     optimizer.load_state_dict(old["optimizer"])
     return old
@@ -72,11 +71,24 @@ def run_epochs(*, out: str | os.PathLike, ckpt: dict[str, Any], model: nn.Module
                 "optimizer": optimizer.state_dict()}
         if writer:
             save_checkpoint(out, ckpt)
+            _record_epoch(out, ckpt, epoch, metrics)
         if report is not None:
             report(metrics)
         if on_epoch_end is not None:
             on_epoch_end(epoch, metrics)
     return ckpt
+
+
+def _record_epoch(out: str | os.PathLike, ckpt: dict[str, Any], epoch: int, metrics: dict) -> None:
+    """Dashboard metrics of the epoch (ssnenas.metrics; a no-op outside Ray): epochs done and each
+    loss/MSE, tagged with the checkpoint name as the run and the method as the algorithm."""
+    from ssnenas import metrics as m
+
+    losses = {k: float(v) for k, v in metrics.items()
+              if isinstance(v, (int, float)) and ("loss" in k or "mse" in k or k in ("ce", "center_reg"))}
+    tags = m.tags(run=os.path.basename(os.fspath(out)), space=ckpt.get("space", ""),
+                  dataset=(ckpt.get("data") or {}).get("dataset"), algorithm=ckpt.get("method", ""))
+    m.pretrain_epoch(tags, epoch, losses)
 
 
 @contextlib.contextmanager
