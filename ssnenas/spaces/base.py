@@ -41,6 +41,8 @@ class SearchSpace:
     num_nodes: int = 0  # padded node count of to_graph (7, 8, 30)
     node_features: tuple[str, ...] = ()  # one-hot vocabulary of to_graph's node_ops
     encodings: dict[str, int] = {}  # kind -> vector length
+    #: mutation retries when ``is_known`` rejects children; the parent is returned after that (§1.1)
+    max_mutation_tries: int = 500
 
     @property
     def num_features(self) -> int:

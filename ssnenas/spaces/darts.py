@@ -323,8 +323,6 @@ class DartsSpace(SearchSpace):
     num_nodes = NUM_NODES
     node_features = NODE_FEATURES
     encodings = {"pape": PAPE_LEN, "path": PATH_LEN, "adjacency": ADJ_LEN}
-    #: mutation retries when ``is_known`` rejects children; the parent is returned after that
-    max_mutation_tries = 500
 
     def __init__(self, *, legacy_normal_only: bool = False) -> None:
         self.legacy_normal_only = legacy_normal_only

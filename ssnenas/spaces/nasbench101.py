@@ -320,7 +320,6 @@ class NasBench101Space(SearchSpace):
     num_nodes = MAX_VERTICES
     node_features = NODE_FEATURES
     encodings = {"path": PE_LENGTH, "pape": PAPE_LENGTH, "adjacency": AE_LENGTH}
-    max_mutation_tries = 500
 
     def sample(self, rng: np.random.Generator) -> NB101Arch:
         """A random valid spec (BANANAS ``random_cell``): 7x7 upper-triangular bits with p = 0.5 and

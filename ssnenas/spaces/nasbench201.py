@@ -233,8 +233,6 @@ class NasBench201Space(SearchSpace):
     num_nodes = NUM_NODES
     node_features = NODE_FEATURES
     encodings = {"path": PATH_LEN, "pape": PAPE_LEN, "adjacency": ADJ_LEN}
-    #: mutation retries when ``is_known`` rejects children; the parent is returned after that
-    max_mutation_tries = 500
 
     def sample(self, rng: np.random.Generator) -> NB201Arch:
         """A cell drawn uniformly from the 5^6 strings."""
