@@ -29,7 +29,7 @@ from torch import nn
 from ssnenas.errors import InputError
 from ssnenas.pretrain.ccl import DEFAULT_CHUNK_ELEMS, CCLModel, ccl_loss, mine
 from ssnenas.pretrain.data import ArchSet
-from ssnenas.pretrain.optim import cosine, make_adam, set_lr
+from ssnenas.predictors.optim import cosine, make_adam, set_lr
 from ssnenas.pretrain.runner import (base_checkpoint, progress_bar, resolve_device, resume, run_epochs,
                                      seeded_init)
 
@@ -111,8 +111,9 @@ def ccl_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: ArchSet,
               on_step: Callable[[dict], None] | None = None) -> dict[str, float]:
     """One epoch of Algorithm 1 on rank ``rank`` of ``world`` (``data`` already on the device)."""
     model.train()
-    lr = cosine(config.lr, epoch / config.epochs)
-    set_lr(optimizer, config.lr, lr)
+    factor = cosine(epoch / config.epochs)
+    set_lr(optimizer, factor)
+    lr = config.lr * factor
     perm = torch.as_tensor(np.random.default_rng([config.seed, _EPOCH, epoch]).permutation(data.num_archs))
     n_batches = data.num_archs // config.batch_size
     n_chunks = config.train_samples // config.batch_step
@@ -167,7 +168,7 @@ def train_ccl(data: ArchSet, out: str | os.PathLike, *, config: CCLConfig, devic
     check_data(data, config)
     dev = resolve_device(device)
     model = build_model(data.num_features, config).to(dev)
-    optimizer = make_adam(model, config.lr, weight_decay=config.weight_decay)
+    optimizer = make_adam(model, lr=config.lr, weight_decay=config.weight_decay)
     ckpt = resume(out, new_checkpoint(data, config), model, optimizer)
     d = data.to(dev)
     total = (config.epochs - ckpt["epoch"]) * steps_per_epoch(data, config)

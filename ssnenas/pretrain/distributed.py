@@ -29,7 +29,7 @@ from ssnenas.pretrain.ccl_train import CCLConfig, build_model, ccl_epoch, check_
     steps_per_epoch
 from ssnenas.pretrain.checkpoint import check_same_run, read_checkpoint
 from ssnenas.pretrain.data import ArchSet
-from ssnenas.pretrain.optim import make_adam
+from ssnenas.predictors.optim import make_adam
 from ssnenas.pretrain.runner import progress_bar, run_epochs
 
 
@@ -49,7 +49,7 @@ def _worker_loop(cfg: dict[str, Any]) -> None:
     if cfg["resume"]:
         model.load_state_dict(ckpt["model"])
     ddp = ray.train.torch.prepare_model(model)  # moves to the device; DDP when W > 1
-    optimizer = make_adam(model, config.lr, weight_decay=config.weight_decay)
+    optimizer = make_adam(model, lr=config.lr, weight_decay=config.weight_decay)
     if cfg["resume"]:
         optimizer.load_state_dict(ckpt["optimizer"])
     d = data.to(device)

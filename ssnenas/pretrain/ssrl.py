@@ -28,7 +28,7 @@ from ssnenas.errors import InputError
 from ssnenas.predictors.gin import GINEncoder
 from ssnenas.pretrain.data import ArchSet
 from ssnenas.pretrain.ged import normalized_ged
-from ssnenas.pretrain.optim import cosine, make_adam, set_lr
+from ssnenas.predictors.optim import cosine, make_adam, set_lr
 from ssnenas.pretrain.runner import (base_checkpoint, progress_bar, resolve_device, resume, run_epochs,
                                      seeded_init)
 
@@ -124,7 +124,7 @@ def train_ssrl(data: ArchSet, out: str | os.PathLike, *, config: SSRLConfig,
     d = data.to(dev)
     model = seeded_init(config.seed, lambda: SiameseGED(data.num_features, width=config.width,
                                                         num_layers=config.layers)).to(dev)
-    optimizer = make_adam(model, config.lr, bias_lr_2x=config.bias_lr_2x)
+    optimizer = make_adam(model, lr=config.lr, legacy_bias=config.bias_lr_2x)
     dims = {"num_features": data.num_features, "width": config.width, "layers": config.layers,
             "num_nodes": data.num_nodes}
     ckpt = base_checkpoint(method=METHOD, data=data, dims=dims, config=asdict(config))
@@ -133,10 +133,10 @@ def train_ssrl(data: ArchSet, out: str | os.PathLike, *, config: SSRLConfig,
     total = config.epochs * steps
     legacy_total = config.epochs * data.num_archs // config.batch_size
 
-    def lr_at(t: int) -> float:
+    def lr_factor(t: int) -> float:
         if config.schedule == "legacy":
-            return cosine(config.lr, (t + 2) / legacy_total)
-        return cosine(config.lr, t / total)
+            return cosine((t + 2) / legacy_total)
+        return cosine(t / total)
 
     def heldout_mse() -> float:
         model.eval()
@@ -158,8 +158,9 @@ def train_ssrl(data: ArchSet, out: str | os.PathLike, *, config: SSRLConfig,
             for i in range(steps):
                 a = pa[i * config.batch_size:(i + 1) * config.batch_size]
                 b = pb[i * config.batch_size:(i + 1) * config.batch_size]
-                lr = lr_at(epoch * steps + i)
-                set_lr(optimizer, config.lr, lr)
+                factor = lr_factor(epoch * steps + i)
+                set_lr(optimizer, factor)
+                lr = config.lr * factor
                 y = normalized_ged(d.pape[a], d.pape[b], d.num_nodes)
                 loss = nn.functional.mse_loss(model(d.x[a], d.adj[a], d.x[b], d.adj[b]), y)
                 optimizer.zero_grad(set_to_none=True)
