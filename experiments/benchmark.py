@@ -334,8 +334,7 @@ def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> 
     rows: list[int] = []
 
     def evaluate(arch: str) -> dict[str, float | None]:
-        key = space.key(space.from_str(arch))
-        i = int(store.index_of([key])[0])
+        key, i = store.locate(arch)
         archs.append(arch)
         keys.append(key)
         rows.append(i)

@@ -43,9 +43,7 @@ def lookup(store: BenchmarkStore, arch: str) -> dict:
     The arch is parsed by the store's space (a malformed string raises :class:`InputError`) and
     found by its canonical key (a missing one raises ``StoreError`` naming it).
     """
-    space = store.space
-    key = space.key(space.from_str(arch))
-    i = int(store.index_of([key])[0])
+    _, i = store.locate(arch)
     out = {"val_acc": float(store.column("val_acc")[i])}
     test = float(store.column("test_acc")[i])
     if not math.isnan(test):

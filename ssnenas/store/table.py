@@ -361,6 +361,12 @@ class BenchmarkStore:
                              "check the architecture (for NB101 the key is the module hash)")
         return idx
 
+    def locate(self, arch: str) -> tuple[str, int]:
+        """``(key, row)`` of an architecture string, parsed by the store's space (a malformed string
+        raises :class:`InputError`, an unknown architecture :class:`StoreError`)."""
+        key = self.space.key(self.space.from_str(arch))
+        return key, int(self.index_of([key])[0])
+
     def lookup(self, keys: str | Iterable[str],
                columns: Sequence[str] = ("val_acc", "test_acc")) -> dict[str, np.ndarray]:
         """``{column: values}`` for many keys at once (vectorised; missing keys raise)."""
