@@ -5,6 +5,10 @@
 Per algorithm and every 10 queries: mean, std, SEM, P30 and P70 over trials of the best validation
 accuracy and of the test accuracy of the best-by-validation architecture (null without a test
 column). The PNG (default ``RUN/report.png``) is the paper's ERRORBAR plot.
+
+For a DARTS search folder (``ssnenas search --out RUN``) it reports the candidates instead:
+``{"candidates": [{"genotype", "val_acc", "params", "flops", "train_time", ...}], "best": {...}}``,
+with the best-so-far plot (``--plot``, default ``RUN/report.png``) and ``RUN/best_cells.png``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add ``ssnenas report`` to the top-level parser."""
-    p = subparsers.add_parser("report", help="tables and plots of a benchmark run",
+    p = subparsers.add_parser("report", help="tables and plots of a benchmark run or a DARTS search",
                               description=__doc__.splitlines()[0],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path, metavar="RUN", help="the --out folder of a run")
@@ -32,7 +36,26 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_report)
 
 
+def _run_kind(run: Path) -> str | None:
+    try:
+        return json.loads((run / "config.json").read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None  # build_report names the problem
+
+
+def _search_report(args: argparse.Namespace) -> int:
+    from ssnenas.darts.report import build_search_report, format_search_report, write_search_report
+
+    report = build_search_report(args.run) if args.no_plot else write_search_report(args.run, plot=args.plot)
+    print(json.dumps(report, sort_keys=True, indent=1) if args.json else format_search_report(report))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
+    from ssnenas.darts.report import KIND as SEARCH_KIND
+
+    if _run_kind(args.run) == SEARCH_KIND:
+        return _search_report(args)
     from ssnenas.analysis.plots import plot_errorbar
     from ssnenas.analysis.report import build_report, format_table, load_curves
 

@@ -1,0 +1,167 @@
+"""The report of a DARTS search run folder (``ssnenas search --out RUN``, config kind ``darts-search``).
+
+Reads the trial folders Tune wrote (``RUN/tune/candidate_<n>_<id>/result.json``, one JSON line per
+epoch), so it also works on a search that is still running or was interrupted. Output:
+``{"kind": "darts-search", "candidates": [{"genotype", "val_acc", "last_val_acc", "test_acc", "score",
+"params", "flops", "train_time", "images_per_s", "epochs", "finished", "val_curve"}], "best": {...}}``
+(accuracies in percent; ``val_acc`` = best validation accuracy over the epochs; ``best`` = the finished
+candidate with the highest §8 score ½·(best val + mean of the last 5 epochs' val)), plus a PNG of
+best-so-far vs candidates and a drawing of the best normal and reduction cells.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ssnenas.atomic import atomic_path
+from ssnenas.errors import InputError
+from ssnenas.spaces.darts import NUM_STEPS, Genotype, parse_genotype
+
+KIND = "darts-search"
+
+
+def _candidate(folder: Path) -> dict[str, Any] | None:
+    path = folder / "result.json"
+    if not path.is_file():
+        return None
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a killed process
+            continue
+    if not rows:
+        return None
+    last = rows[-1]
+    curve, seen = [], set()
+    for r in rows:  # a retried trial may repeat an epoch: keep each epoch once
+        if r.get("epoch") not in seen and r.get("val_acc") is not None:
+            seen.add(r.get("epoch"))
+            curve.append(float(r["val_acc"]))
+    return {"genotype": last["config"]["arch"], "trial_id": last.get("trial_id"),
+            "val_acc": last.get("best_val_acc"), "last_val_acc": last.get("val_acc"),
+            "test_acc": last.get("test_acc"), "score": last.get("score"), "params": last.get("params"),
+            "flops": last.get("flops"), "train_time": last.get("train_time"),
+            "images_per_s": last.get("images_per_s"), "epochs": last.get("epoch"),
+            "finished": bool(last.get("done")) and last.get("score") is not None, "val_curve": curve}
+
+
+def build_search_report(run: str | Path) -> dict[str, Any]:
+    """The report dict of the search in ``run`` (see the module docstring)."""
+    run = Path(run)
+    cfg_path = run / "config.json"
+    if not cfg_path.is_file():
+        raise InputError(f"{run}: no config.json; pass the --out folder of `ssnenas search`")
+    config = json.loads(cfg_path.read_text())
+    if config.get("kind") != KIND:
+        raise InputError(f"{cfg_path}: kind {config.get('kind')!r}, not {KIND!r}")
+    folders = sorted((run / "tune").glob("candidate_*"))
+    cands = [c for c in map(_candidate, folders) if c is not None]
+    done = [c for c in cands if c["finished"] and math.isfinite(c["score"])]
+    best = max(done, key=lambda c: (c["score"], c["val_acc"])) if done else None
+    return {"kind": KIND, "settings": config.get("settings", {}), "candidates": cands, "best": best,
+            "finished": len(done)}
+
+
+def plot_search(report: dict[str, Any], path: str | Path) -> Path:
+    """Scatter of each candidate's best val accuracy (suggestion order) and the best-so-far line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vals = [c["val_acc"] if c.get("val_acc") is not None else math.nan for c in report["candidates"]]
+    best, run = [], -math.inf
+    for v in vals:
+        if not math.isnan(v):
+            run = max(run, v)
+        best.append(run if math.isfinite(run) else math.nan)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = list(range(1, len(vals) + 1))
+    ax.scatter(xs, vals, s=14, label="candidate (best val acc)")
+    ax.plot(xs, best, color="C1", label="best so far")
+    ax.set_xlabel("candidate (suggestion order)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_cells(genotype: Genotype | str, path: str | Path) -> Path:
+    """Draw the normal and the reduction cell: inputs c_{k-2}, c_{k-1}, nodes 0-3, output c_{k};
+    one arrow per edge labelled with its op (``none`` edges dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = parse_genotype(genotype) if isinstance(genotype, str) else genotype
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, (title, edges) in zip(axes, (("normal cell", g.normal), ("reduction cell", g.reduce))):
+        pos = {0: (0.0, 0.75), 1: (0.0, 0.25)}
+        for k in range(NUM_STEPS):
+            pos[k + 2] = (0.25 + 0.17 * k, 0.85 if k % 2 == 0 else 0.15)
+        pos["out"] = (1.0, 0.5)
+        names = {0: "c_{k-2}", 1: "c_{k-1}", **{k + 2: str(k) for k in range(NUM_STEPS)}, "out": "c_{k}"}
+        for e, (op, src) in enumerate(edges):
+            dst = e // 2 + 2
+            (x0, y0), (x1, y1) = pos[src], pos[dst]
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops=dict(arrowstyle="->", color="grey" if op == "none" else "black",
+                                        linestyle="--" if op == "none" else "-", shrinkA=14, shrinkB=14,
+                                        connectionstyle=f"arc3,rad={0.15 if e % 2 else -0.15}"))
+            off = 0.03 if e % 2 else -0.03
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + off, op, fontsize=7, ha="center", va="center",
+                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+        for k in range(NUM_STEPS):
+            (x0, y0), (x1, y1) = pos[k + 2], pos["out"]
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops=dict(arrowstyle="->", color="C0", alpha=0.5, shrinkA=14, shrinkB=14))
+        for node, (x, y) in pos.items():
+            color = "lightgreen" if node in (0, 1) else ("lightyellow" if node == "out" else "lightblue")
+            ax.text(x, y, f"${names[node]}$" if node in (0, 1, "out") else names[node], ha="center", va="center",
+                    fontsize=10, bbox=dict(boxstyle="round", fc=color, ec="black"))
+        ax.set_xlim(-0.1, 1.1)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_search_report(run: str | Path, *, plot: str | Path | None = None,
+                        cells: str | Path | None = None) -> dict[str, Any]:
+    """Build the report and write its two PNGs (default RUN/report.png and RUN/best_cells.png);
+    the paths are added to the returned dict as ``plots``."""
+    run = Path(run)
+    report = build_search_report(run)
+    plots = {"best_so_far": str(plot_search(report, plot or run / "report.png"))}
+    if report["best"] is not None:
+        plots["best_cells"] = str(plot_cells(report["best"]["genotype"], cells or run / "best_cells.png"))
+    report["plots"] = plots
+    return report
+
+
+def format_search_report(report: dict[str, Any]) -> str:
+    """A plain-text table of the candidates and the best one."""
+    lines = [f"{'#':>3} {'val %':>7} {'score':>7} {'test %':>7} {'params':>9} {'MFLOPs':>8} {'train s':>8}"]
+    for i, c in enumerate(report["candidates"], 1):
+        def f(v, fmt):
+            return format(v, fmt) if v is not None else "-"
+        lines.append(f"{i:>3} {f(c['val_acc'], '7.2f')} {f(c['score'], '7.2f')} {f(c['test_acc'], '7.2f')} "
+                     f"{f(c['params'], '9d')} {f(None if c['flops'] is None else c['flops'] / 1e6, '8.2f')} "
+                     f"{f(c['train_time'], '8.1f')}")
+    best = report["best"]
+    lines.append(f"best: {best['genotype']}" if best else "best: none finished yet")
+    return "\n".join(lines)

@@ -1,0 +1,242 @@
+"""The DARTS class trainable (trainables/darts.py) and ``ssnenas search`` (experiments/darts_search.py):
+settings, a real Tuner search in miniature, and resuming after the driver is killed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments import darts_search
+from experiments.darts_search import DEFAULTS, add_arguments, resolve_settings, run_search
+from ssnenas.errors import InputError
+from ssnenas.spaces.darts import SPACE, genotype_to_str, parse_genotype
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = ["--budget", "3", "--num-init", "2", "--k", "1", "--epochs", "2", "--channels", "4", "--layers", "3",
+        "--batch-size", "64", "--predictor-epochs", "5"]
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return p.parse_args(argv)
+
+
+def test_settings_defaults_and_errors(tmp_path):
+    s = resolve_settings(_args([]))
+    assert {k: s[k] for k in DEFAULTS} == DEFAULTS
+    assert s["algorithm"] == "npenas-np" and s["predictor"] is None and s["space"] == "darts"
+    assert resolve_settings(_args(["--fixed"]))["algorithm"] == "npenas-np-fixed"
+    ckpt = tmp_path / "ccl.pt"
+    ckpt.write_bytes(b"x")
+    s = resolve_settings(_args(["--predictor", f"ss-ccl={ckpt}", "--fixed"]))
+    assert s["algorithm"] == "npenas-ssccl-fixed" and s["predictor"] == str(ckpt.resolve())
+    with pytest.raises(InputError, match="pretrain ss-ccl"):
+        resolve_settings(_args(["--predictor", f"ss-ccl={tmp_path / 'missing.pt'}"]))
+    with pytest.raises(InputError, match="ss-ccl=CHECKPOINT"):
+        resolve_settings(_args(["--predictor", "gin"]))
+    with pytest.raises(InputError, match="digits.*cifar10:PATH"):
+        resolve_settings(_args(["--data", "mnist"]))
+    with pytest.raises(InputError, match="missing data_batch_1"):
+        resolve_settings(_args(["--data", f"cifar10:{tmp_path}"]))
+    with pytest.raises(InputError, match="only 'darts'"):
+        resolve_settings(_args(["--space", "nasbench201"]))
+    with pytest.raises(InputError, match="even"):
+        resolve_settings(_args(["--channels", "5"]))
+    # CIFAR-10 takes the §8 search settings
+    from test_darts_model import _fake_cifar
+
+    _fake_cifar(tmp_path / "c" / "cifar-10-batches-py")
+    s = resolve_settings(_args(["--data", f"cifar10:{tmp_path / 'c'}"]))
+    assert (s["budget"], s["epochs"], s["channels"], s["layers"], s["batch_size"]) == (100, 50, 16, 8, 64)
+    assert s["data"].endswith("cifar-10-batches-py")
+
+
+@pytest.mark.slow
+def test_trainable_reports_per_epoch_and_continues_from_a_checkpoint(tmp_path):
+    from trainables.darts import DartsTrainable
+
+    arch = genotype_to_str(SPACE.sample(np.random.default_rng(4)))
+    config = {"arch": arch, "data": "digits", "train": {"epochs": 2, "channels": 4, "layers": 3, "seed": 1,
+                                                         "torch_threads": 1}}
+    a = DartsTrainable(config=config)
+    first = a.step()
+    assert first["epoch"] == 1 and "done" not in first and first["params"] > 0 and first["flops"] > 0
+    assert 0 <= first["val_acc"] <= 100 and first["best_val_acc"] == first["val_acc"]
+    a.save_checkpoint(str(tmp_path))
+    straight = a.step()
+    b = DartsTrainable(config=config)  # a retried trial: restore, then only epoch 2 is trained
+    b.load_checkpoint(str(tmp_path))
+    resumed = b.step()
+    assert resumed["epoch"] == 2 and resumed["done"] is True
+    for key in ("val_acc", "best_val_acc", "test_acc", "score"):
+        assert resumed[key] == straight[key]
+    again = b.step()  # restored from a final checkpoint: nothing more is trained
+    assert again["epoch"] == 2 and again["done"] and again["test_acc"] == resumed["test_acc"]
+    a.stop(); b.stop()
+
+
+@pytest.mark.slow
+def test_search_in_a_tuner_then_rerun_resumes_without_training(ray_session, tmp_path):
+    out = tmp_path / "run"
+    settings = resolve_settings(_args(TINY))
+    summary = run_search(settings, out, cpus_per_trial=1)
+    cands = summary["candidates"]
+    assert summary["finished"] == 3 and len({c["genotype"] for c in cands}) == 3
+    for c in cands:
+        parse_genotype(c["genotype"])
+        assert c["epochs"] == 2 and len(c["val_curve"]) == 2 and c["val_acc"] == max(c["val_curve"])
+        assert c["params"] > 0 and c["flops"] > 0 and c["train_time"] > 0 and c["test_acc"] is not None
+    assert summary["best"]["score"] == max(c["score"] for c in cands)
+    saved = json.loads((out / "candidates.json").read_text())
+    assert saved["best"]["genotype"] == summary["best"]["genotype"]
+    for png in ("report.png", "best_cells.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "config.json").read_text())["kind"] == "darts-search"
+    trials = sorted((out / "tune").glob("candidate_*"))
+    assert [t.name.split("_")[1] for t in trials] == ["0001", "0002", "0003"]
+    before = {t.name: (t / "result.json").read_bytes() for t in trials}
+    again = run_search(settings, out, cpus_per_trial=1)
+    assert again["resumed"] and [c["genotype"] for c in again["candidates"]] == [c["genotype"] for c in cands]
+    assert {t.name: (t / "result.json").read_bytes() for t in sorted((out / "tune").glob("candidate_*"))} == before
+    changed = resolve_settings(_args([*TINY, "--seed", "9"]))
+    with pytest.raises(InputError, match="seed: 0 -> 9"):
+        run_search(changed, out)
+
+
+def _terminated(exp: Path) -> set[str]:
+    """Trial ids that the last saved experiment state records as finished."""
+    done: set[str] = set()
+    for f in sorted(exp.glob("experiment_state-*.json")):
+        try:
+            state = json.loads(f.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        for entry in state["trial_data"]:
+            trial = json.loads(entry[0])
+            if trial.get("status") == "TERMINATED":
+                done.add(trial["trial_id"])
+    return done
+
+
+@pytest.mark.slow
+def test_killing_the_driver_and_rerunning_resumes(ray_session, tmp_path):
+    """A driver process joins the test's Ray, is SIGKILLed once a candidate is recorded as finished;
+    the same search re-run here restores it: finished candidates are not trained again."""
+    out = tmp_path / "run"
+    address = ray_session.get_runtime_context().gcs_address
+    argv = [sys.executable, "-m", "experiments.darts_search", "--out", str(out), "--address", address, *TINY,
+            "--budget", "4", "--num-init", "2", "--k", "2"]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.Popen(argv, cwd=Path(__file__).resolve().parents[1], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exp = out / "tune"
+    deadline = time.monotonic() + 240
+    finished: set[str] = set()
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            finished = _terminated(exp) if exp.exists() else set()
+            if finished:
+                break
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert finished, "the driver finished no candidate within 240 s"
+    assert len(finished) < 4, "the driver was not killed mid-search"
+    results_before = {p.parent.name: p.read_bytes() for p in exp.glob("candidate_*/result.json")
+                      if p.parent.name.rsplit("_", 1)[-1] in finished}
+    settings = resolve_settings(_args([*TINY, "--budget", "4", "--num-init", "2", "--k", "2"]))
+    summary = run_search(settings, out, cpus_per_trial=1)
+    assert summary["resumed"] and summary["finished"] == 4
+    assert len({c["genotype"] for c in summary["candidates"]}) == 4
+    for name, data in results_before.items():  # the finished ones were not trained again
+        assert (exp / name / "result.json").read_bytes() == data
+
+
+def test_report_of_a_run_folder_and_the_cell_drawing(tmp_path):
+    from ssnenas.darts.report import build_search_report, format_search_report, plot_cells, write_search_report
+
+    with pytest.raises(InputError, match="config.json"):
+        build_search_report(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"kind": "benchmark"}))
+    with pytest.raises(InputError, match="darts-search"):
+        build_search_report(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"kind": "darts-search", "settings": {"budget": 3}}))
+    archs = [genotype_to_str(SPACE.sample(np.random.default_rng(i))) for i in range(3)]
+    # trial 1 finished (epoch 2 repeated by a retry), trial 2 finished with a higher score, trial 3 running
+    rows = {1: [(1, 50.0, None), (2, 60.0, 55.0), (2, 60.0, 55.0)], 2: [(1, 70.0, None), (2, 65.0, 67.5)],
+            3: [(1, 90.0, None)]}
+    for n, epochs in rows.items():
+        folder = tmp_path / "tune" / f"candidate_{n:04d}_abc{n}"
+        folder.mkdir(parents=True)
+        best = 0.0
+        lines = []
+        for epoch, val, score in epochs:
+            best = max(best, val)
+            r = {"config": {"arch": archs[n - 1]}, "epoch": epoch, "val_acc": val, "best_val_acc": best,
+                 "params": 100 * n, "flops": 1000 * n, "train_time": float(epoch), "trial_id": f"abc{n}"}
+            if score is not None:
+                r.update(score=score, test_acc=val - 1, done=True)
+            lines.append(json.dumps(r))
+        (folder / "result.json").write_text("\n".join(lines) + "\n{\"cut")
+    report = write_search_report(tmp_path)
+    assert [c["genotype"] for c in report["candidates"]] == archs
+    assert [c["val_curve"] for c in report["candidates"]] == [[50.0, 60.0], [70.0, 65.0], [90.0]]
+    assert [c["finished"] for c in report["candidates"]] == [True, True, False]
+    assert report["best"]["genotype"] == archs[1] and report["finished"] == 2  # by score, not by val
+    for png in report["plots"].values():
+        assert Path(png).read_bytes()[:4] == b"\x89PNG"
+    text = format_search_report(report)
+    assert text.count("\n") == 4 and archs[1] in text
+    # `ssnenas report RUN --json` dispatches on the folder's kind
+    import contextlib
+    import io
+
+    from ssnenas.cli import main as cli_main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli_main(["report", str(tmp_path), "--json", "--plot", str(tmp_path / "p.png")]) == 0
+    printed = json.loads(buf.getvalue())
+    assert printed["best"]["genotype"] == archs[1] and len(printed["candidates"]) == 3
+    assert {"genotype", "val_acc", "params", "flops", "train_time"} <= set(printed["candidates"][0])
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    assert plot_cells(archs[0], tmp_path / "c.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_retrain_with_ddp_workers_then_evaluate(ray_session, tmp_path):
+    from experiments.darts_retrain import evaluate_checkpoint, run_retrain
+
+    arch = genotype_to_str(SPACE.sample(np.random.default_rng(7)))
+    overrides = {"epochs": 1, "channels": 4, "layers": 3, "batch_size": 48}
+    m = run_retrain(arch, "digits", tmp_path / "rt", overrides=overrides, workers=2, use_gpu=False)
+    assert json.loads((tmp_path / "rt" / "config.json").read_text())["train"]["cutout"] == 4  # half of 8 px
+    assert m["epoch"] == 1 and m["params"] > 0 and Path(m["checkpoint"]).is_file()
+    assert 0 <= m["last_test_acc"] <= 100 and "val_acc" not in m  # full split: no validation
+    r = evaluate_checkpoint(tmp_path / "rt", "digits")
+    assert r["genotype"] == arch and r["epoch"] == 1 and r["params"] == m["params"]
+    assert r["test_acc"] == m["last_test_acc"]  # the same weights on the same 359 test digits
+    assert evaluate_checkpoint(tmp_path / "rt")["test_acc"] == r["test_acc"]  # data + split seed from the checkpoint
+    again = run_retrain(arch, "digits", tmp_path / "rt", overrides=overrides, workers=2, use_gpu=False)
+    assert again["epoch"] == 1 and again["last_test_acc"] == m["last_test_acc"]
+    assert again["train_time"] == m["train_time"]  # the stored history: resumed, not retrained
+    with pytest.raises(InputError, match="other settings"):
+        run_retrain(arch, "digits", tmp_path / "rt", overrides={**overrides, "epochs": 2})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no trainer.pt"):
+        evaluate_checkpoint(tmp_path / "empty", "digits")
+    with pytest.raises(InputError, match="not found"):
+        evaluate_checkpoint(tmp_path / "missing.pt", "digits")
