@@ -106,9 +106,12 @@ def test_report_of_a_non_run_is_one_line_exit_2(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "not a run folder" in err and "\n" not in err
-    (tmp_path / "config.json").write_text(json.dumps({"kind": "darts-search"}))
+    (tmp_path / "config.json").write_text(json.dumps({"kind": "darts-retrain"}))
     assert main(["report", str(tmp_path)]) == 2
-    assert "run kind 'darts-search' has no report" in capsys.readouterr().err
+    assert "run kind 'darts-retrain' has no report" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(json.dumps({"kind": "darts-search"}))  # a search not started yet
+    assert main(["report", str(tmp_path), "--no-plot"]) == 0
+    assert "best: none finished yet" in capsys.readouterr().out
 
 
 # -- the real task code on the real NB201 table (in-process, no Ray) ------------------------------
