@@ -23,6 +23,19 @@ from ssnenas.errors import InputError
 BARS = ("p30p70", "sem")
 
 
+def save_png(fig, path: str | os.PathLike, *, dpi: int | None = None) -> Path:
+    """Write ``fig`` as a PNG atomically (a killed run never leaves half a plot) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path
+
+
 def error_bars(errors: np.ndarray, bars: str = "p30p70") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(mean, low, high)`` per column of a ``[trials, Q]`` error matrix: the bar spans [low, high]."""
     mean = errors.mean(axis=0)
@@ -63,9 +76,7 @@ def plot_errorbar(curves: dict[str, AlgorithmCurves], out: str | os.PathLike, *,
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        out = Path(out)
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
+    except BaseException:
         plt.close(fig)
-    return out
+        raise
+    return save_png(fig, out)

@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ssnenas.atomic import atomic_path
+from ssnenas.analysis.plots import save_png
 from ssnenas.errors import InputError
 from ssnenas.spaces.darts import NUM_STEPS, Genotype, parse_genotype
 
@@ -87,11 +87,7 @@ def plot_search(report: dict[str, Any], path: str | Path) -> Path:
     ax.set_ylabel("validation accuracy (%)")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=100)
 
 
 def plot_cells(genotype: Genotype | str, path: str | Path) -> Path:
@@ -133,11 +129,7 @@ def plot_cells(genotype: Genotype | str, path: str | Path) -> Path:
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=100)
 
 
 def write_search_report(run: str | Path, *, plot: str | Path | None = None,

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ssnenas.analysis.plots import save_png
 from ssnenas.atomic import atomic_path
 from ssnenas.predstudy.metrics import paired_difference, spread
 
@@ -105,9 +106,7 @@ def plot(results: Sequence[dict], path: Path, *, title: str = "") -> None:
     axes[0].legend()
     if title:
         fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path, dpi=120)
 
 
 def _clean(v: Any) -> Any:
