@@ -97,8 +97,10 @@ def run_retrain(genotype: str, data: str, out: str | os.PathLike, *, overrides: 
     started = False
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address=address or "local", num_cpus=None if address else num_cpus, include_dashboard=False,
-                 log_to_driver=False)
+        from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
+
+        local = {} if address else {"num_cpus": num_cpus, "_system_config": TRAINING_RAY_SYSTEM_CONFIG}
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, **local)
         started = True
     try:
         gpus = int(ray.cluster_resources().get("GPU", 0))

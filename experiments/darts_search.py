@@ -99,7 +99,10 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+            from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
+
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                     _system_config=TRAINING_RAY_SYSTEM_CONFIG)
     except (ConnectionError, RuntimeError, TimeoutError) as exc:
         raise InputError(f"--address {address or 'local'}: cannot connect to Ray ({exc}); start a cluster with "
                          "`ray start --head` or omit --address") from exc
