@@ -1,5 +1,6 @@
-"""ssnenas.metrics: no-ops outside Ray; inside Ray the metrics of a real benchmark run and of a
-real SS-RL pre-training (2 epochs) appear on a node's Prometheus endpoint with their tags and values."""
+"""ssnenas.metrics: no-ops outside Ray; inside Ray the metrics of a real benchmark run, of a real SS-RL
+pre-training (2 epochs) and of a real DARTS search (2 candidates, 1 epoch) appear on a node's Prometheus
+endpoint with their tags and values."""
 
 from __future__ import annotations
 
@@ -46,9 +47,18 @@ SCRIPT = textwrap.dedent("""
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              _metrics_export_port=port)
     from experiments.benchmark import BenchmarkConfig, run_benchmark
-    summary = run_benchmark(BenchmarkConfig(space="nasbench201", data=store, algorithms=("random", "rea"),
+    summary = run_benchmark(BenchmarkConfig(space="nasbench201", data=store, algorithms=("random", "rea", "npenas-np"),
                                             trials=2, budget=20, seed=0, out=out, progress=False))
 
+    import argparse
+    from experiments.darts_search import add_arguments, resolve_settings, run_search
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    tiny = parser.parse_args(["--budget", "2", "--num-init", "2", "--k", "1", "--epochs", "1", "--channels", "4",
+                              "--layers", "3", "--batch-size", "64"])
+    search = run_search(resolve_settings(tiny), out.parent / "darts", cpus_per_trial=1)
+
+    # last: its gauges live in the worker that ran it, which a later Tune trial could reuse
     @ray.remote(num_cpus=1)
     def pretrain(path):
         import torch
@@ -60,16 +70,19 @@ SCRIPT = textwrap.dedent("""
 
     recorded = ray.get(pretrain.remote(str(out.parent / "ssrl.pt")))
     wanted = ["ray_ssnenas_trials_completed", "ray_ssnenas_best_val_error", "ray_ssnenas_best_test_error",
-              "ray_ssnenas_trials_queued", "ray_ssnenas_pretrain_epoch", "ray_ssnenas_pretrain_loss"]
+              "ray_ssnenas_trials_queued", "ray_ssnenas_pretrain_epoch", "ray_ssnenas_pretrain_loss",
+              "ray_ssnenas_candidates_trained", "ray_ssnenas_predictor_fit_seconds"]
     time.sleep(4)  # > 2 export periods: Ray drops gauges not set again since; ssnenas.metrics re-sets them
     deadline, text = time.time() + 60, ""
     while time.time() < deadline:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        if all(w in text for w in wanted) and 'algorithm="rea"' in text and "heldout_mse" in text:
+        if all(w in text for w in wanted) and 'algorithm="rea"' in text and "heldout_mse" in text \
+                and 'space="darts"' in text:
             break
         time.sleep(1)
     lines = [l for l in text.splitlines() if l.startswith("ray_ssnenas_")]
-    print(json.dumps({"recorded": recorded, "lines": lines, "complete": summary["complete"]}))
+    best = max(c["val_acc"] for c in search["candidates"])
+    print(json.dumps({"recorded": recorded, "lines": lines, "complete": summary["complete"], "search_best": best}))
     ray.shutdown()
 """)
 
@@ -111,6 +124,12 @@ def test_metrics_scraped_from_a_ray_node(nb201_store, tmp_path):
         assert _value(lines, "ray_ssnenas_trials_queued", algorithm=algo, **tags) == 0
         assert _value(lines, "ray_ssnenas_best_val_error", algorithm=algo, **tags) == pytest.approx(val_err)
         assert 0 < _value(lines, "ray_ssnenas_best_test_error", algorithm=algo, **tags) < 100
+    # NPENAS-NP, budget 20 = 10 initial + one batch of 10: one predictor fit per trial
+    assert _value(lines, "ray_ssnenas_predictor_fits_total", algorithm="npenas-np", **tags) == 2
+    assert _value(lines, "ray_ssnenas_predictor_fit_seconds_total", algorithm="npenas-np", **tags) > 0
+    darts = {"run": "darts", "space": "darts", "dataset": "digits", "algorithm": "npenas-np"}
+    assert _value(lines, "ray_ssnenas_candidates_trained_total", **darts) == 2
+    assert _value(lines, "ray_ssnenas_best_val_error", **darts) == pytest.approx(100.0 - result["search_best"])
     pre = {"run": "ssrl.pt", "space": "nasbench201", "algorithm": "ss-rl"}
     assert last_epoch["epoch"] == 1
     assert _value(lines, "ray_ssnenas_pretrain_epoch", **pre) == 2
