@@ -33,7 +33,6 @@ import hashlib
 import importlib
 import json
 import math
-import os
 import socket
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import pyarrow.parquet as pq
 from ssnenas.analysis.runs import CONFIG_FILE, SUMMARY_FILE, finished_tasks, result_path
 from ssnenas.atomic import atomic_path
 from ssnenas.errors import InputError, SsnenasError, StoreError
+from ssnenas.ray_connect import connect_ray
 
 NUM_INITIAL = 10
 FORMAT_VERSION = 1
@@ -396,26 +396,6 @@ def _write_result(run: Path, trial: int, algorithm: str, table: pa.Table, meta: 
 
 
 # -- the driver -------------------------------------------------------------------------------------
-def _connect(config: BenchmarkConfig) -> bool:
-    """Use the Ray already initialised in this process, or start/join one; True if we started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    try:
-        if config.address:
-            ray.init(address=config.address, log_to_driver=False)
-        else:
-            ray.init(address="local", num_cpus=config.num_cpus, include_dashboard=config.dashboard,
-                     log_to_driver=False)
-    except (ConnectionError, RuntimeError, TimeoutError) as exc:
-        raise InputError(f"--address {config.address or 'local'}: cannot connect to Ray "
-                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); start a cluster "
-                         "with `ray start --head` or omit --address") from exc
-    return True
-
-
 def _worker_slots(gpus_per_task: float) -> int:
     import ray
 
@@ -476,7 +456,7 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
 
     import ray
 
-    owned = _connect(config)
+    owned = connect_ray(config.address, num_cpus=config.num_cpus, dashboard=config.dashboard)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     summary: dict[str, Any] = {}
     try:

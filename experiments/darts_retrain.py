@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ssnenas.errors import InputError
+from ssnenas.ray_connect import connect_ray
 
 TRAIN_NAME = "retrain"
 CHECKPOINT_FILE = "trainer.pt"
@@ -46,7 +47,7 @@ def _train_loop(config: dict[str, Any]) -> None:
     data = load_data(config["data"], split="full", seed=data_seed)
     shard = ImageData(**{**data.__dict__, "x_train": data.x_train[rank::world], "y_train": data.y_train[rank::world]})
     device = get_device()
-    train = {**config["train"], "device": str(device), "seed": int(config["train"].get("seed", 0)) * 1000 + rank}
+    train = {**config["train"], "device": str(device), "seed": data_seed * 1000 + rank}
     trainer = CandidateTrainer(parse_genotype(config["arch"]), shard, TrainConfig(**train),
                                wrap=prepare_model if world > 1 else None)
     trainer.meta = {"data": config["data"], "data_seed": data_seed}  # `evaluate` rebuilds the same test split
@@ -78,7 +79,7 @@ def run_retrain(genotype: str, data: str, out: str | os.PathLike, *, overrides: 
     from ray.train.torch import TorchTrainer
 
     from ssnenas.darts.data import image_side
-    from ssnenas.darts.train import TrainConfig
+    from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG, TrainConfig
     from ssnenas.spaces.darts import genotype_to_str, parse_genotype
 
     arch = genotype_to_str(parse_genotype(genotype))
@@ -94,14 +95,7 @@ def run_retrain(genotype: str, data: str, out: str | os.PathLike, *, overrides: 
             raise InputError(f"--out {out}: holds a retraining of other settings; repeat the same flags to resume "
                              "or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    started = False
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
-
-        local = {} if address else {"num_cpus": num_cpus, "_system_config": TRAINING_RAY_SYSTEM_CONFIG}
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, **local)
-        started = True
+    started = connect_ray(address, num_cpus=num_cpus, system_config=TRAINING_RAY_SYSTEM_CONFIG)
     try:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         use_gpu = gpus > 0 if use_gpu is None else use_gpu

@@ -31,6 +31,7 @@ from typing import Any
 from ssnenas.atomic import atomic_path
 from ssnenas.darts.report import KIND, write_search_report
 from ssnenas.errors import InputError
+from ssnenas.ray_connect import connect_ray
 
 TUNE_NAME = "tune"
 DEFAULT_OUT = "runs/darts-digits"
@@ -87,26 +88,6 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     if s["channels"] % 2:
         raise InputError(f"--channels must be even (FactorizedReduce halves it), got {s['channels']}")
     return s
-
-
-def _connect(address: str | None, num_cpus: int | None) -> bool:
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
-
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                     _system_config=TRAINING_RAY_SYSTEM_CONFIG)
-    except (ConnectionError, RuntimeError, TimeoutError) as exc:
-        raise InputError(f"--address {address or 'local'}: cannot connect to Ray ({exc}); start a cluster with "
-                         "`ray start --head` or omit --address") from exc
-    return True
 
 
 def trial_resources(gpus_per_trial: float | None, cpus_per_trial: float) -> tuple[dict[str, float], int]:
@@ -186,7 +167,9 @@ def run_search(settings: dict[str, Any], out: str | os.PathLike, *, address: str
     out = Path(out).resolve()
     resumed = _check_run_folder(out, settings)
     out.mkdir(parents=True, exist_ok=True)
-    started = _connect(address, num_cpus)
+    from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
+
+    started = connect_ray(address, num_cpus=num_cpus, system_config=TRAINING_RAY_SYSTEM_CONFIG)
     try:
         resources, slots = trial_resources(gpus_per_trial, cpus_per_trial)
         _atomic_json(out / "config.json", {"kind": KIND, "settings": settings, "resources": resources,

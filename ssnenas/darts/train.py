@@ -17,14 +17,16 @@ import copy
 import io
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from ssnenas.atomic import atomic_path
 from ssnenas.darts.data import ImageData, augment
 from ssnenas.darts.model import DartsNetwork, model_complexity
+from ssnenas.predictors.fit import resolve_device
 from ssnenas.spaces.darts import Genotype, genotype_to_str
 
 
@@ -75,13 +77,6 @@ def data_on(data: ImageData, device: torch.device) -> ImageData:
     """``data`` with its image and label tensors moved to ``device`` (CIFAR-10's 60k images: 0.7 GB)."""
     moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(data).items()}
     return ImageData(**moved)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto``: the GPU when one is visible, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class CandidateTrainer:
@@ -264,8 +259,6 @@ class CandidateTrainer:
     def save(self, path) -> None:
         buf = io.BytesIO()
         torch.save(self.state_dict(), buf)
-        from ssnenas.atomic import atomic_path
-
         with atomic_path(path) as tmp:
             tmp.write_bytes(buf.getvalue())
 
