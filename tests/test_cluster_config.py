@@ -68,6 +68,8 @@ def test_local_cluster_passes_ray_validation():
     starts = _start_commands(cfg)
     assert "--dashboard-host=127.0.0.1" in starts and "--node-ip-address=127.0.0.1" in starts
     assert starts.count("RAY_AUTH_MODE=token") == 2
+    # without single-host mode `ray start` swaps 127.0.0.1 for the routable address (all-interface binds)
+    assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0" in cfg["head_start_ray_commands"][1]
 
 
 def test_local_cluster_with_workers_sets_min_max_from_ips():

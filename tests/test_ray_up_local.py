@@ -82,6 +82,15 @@ def _ours(marker: str) -> list:
     return [p for p in found if p.pid != os.getpid() and "sshd_config" not in " ".join(p.cmdline())]
 
 
+def _listening(root_pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket of root_pid's descendants (sshd excluded)."""
+    import psutil
+
+    pids = {p.pid for p in psutil.Process(root_pid).children(recursive=True) if p.name() != "sshd"}
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids}
+
+
 def _wait_gone(marker: str, seconds: float) -> list:
     deadline = time.time() + seconds
     left = _ours(marker)
@@ -103,12 +112,13 @@ def _cluster_config(work: Path, key: Path, relay: Path, ssh_port: int, gcs_port:
     cfg["setup_commands"] = []   # the project is installed in this venv already
     stop, head = cfg["head_start_ray_commands"]
     assert stop == "ray stop" and "--dashboard-host=127.0.0.1" in head and "--node-ip-address=127.0.0.1" in head
-    assert head.startswith("export RAY_AUTH_MODE=token;")
+    assert head.startswith("export RAY_AUTH_MODE=token RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0;")
     head = (head.replace("--port=6379", f"--port={gcs_port}")
             .replace("--dashboard-port=8265", f"--dashboard-port={dash_port}")
             .replace("--metrics-export-port=8080", f"--metrics-export-port={metrics_port}")
             + f" --num-cpus=2 --temp-dir={work}/ray --dashboard-agent-listen-port={_free_port()}"
-            f" --dashboard-agent-grpc-port={_free_port()} --runtime-env-agent-port={_free_port()}")
+            f" --dashboard-agent-grpc-port={_free_port()} --runtime-env-agent-port={_free_port()}"
+            f" --ray-client-server-port={_free_port()}")
     cfg["head_start_ray_commands"] = [stop, head]
     cfg["worker_start_ray_commands"] = []
     return cfg
@@ -142,8 +152,10 @@ def test_ray_up_job_submit_ray_down(nb201_store):
     if not bashrc.exists():
         bashrc.touch()
     token = secrets.token_hex(32)  # token authentication stays on, as in the shipped file
+    # the dashboard's and the autoscaler's own metric servers have fixed ports (44227, 44217) by default
     (work / "bashrc").write_text(f"{bashrc.read_text()}\nexport PATH={Path(sys.executable).parent}:$PATH "
-                                 f"RAY_AUTH_TOKEN={token} RAY_USAGE_STATS_ENABLED=0\n")
+                                 f"RAY_AUTH_TOKEN={token} RAY_USAGE_STATS_ENABLED=0 "
+                                 f"DASHBOARD_METRIC_PORT={_free_port()} AUTOSCALER_METRIC_PORT={_free_port()}\n")
     sshd = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c",
                              f'mount --bind {work}/bashrc {bashrc} && exec {SSHD} -D -e -f {work}/sshd_config'],
                             stdout=subprocess.DEVNULL, stderr=open(work / "sshd.log", "w"))
@@ -170,12 +182,11 @@ def test_ray_up_job_submit_ray_down(nb201_store):
         t0 = time.time()
         _run([ray_bin, "up", "-y", "--no-config-cache", "--disable-usage-stats", str(config)], env, 150)
         timings["ray up"] = time.time() - t0
-        # the dashboard/job API listens on loopback only
-        import psutil
-
-        listening = {c.laddr.ip for c in psutil.net_connections("tcp")
-                     if c.status == psutil.CONN_LISTEN and c.laddr.port == dash_port}
-        assert listening == {"127.0.0.1"}, listening
+        # every port the cluster opened (GCS, raylet, object manager, agents, dashboard, metrics) is on
+        # loopback; the namespace's processes are the sshd's descendants, so no other program counts
+        listening = _listening(sshd.pid)
+        assert {port for _, port in listening} >= {gcs_port, dash_port, metrics_port}, listening
+        assert {ip for ip, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}, listening
         with pytest.raises(urllib.error.HTTPError) as denied:  # token auth is on: no token, no jobs
             urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/api/jobs/", timeout=10)
         assert denied.value.code in (401, 403)
