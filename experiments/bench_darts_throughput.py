@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
+    from ssnenas.ray_connect import connect_ray
 
     use_gpu = torch.cuda.is_available()
     device = torch.device("cuda" if use_gpu else "cpu")
@@ -161,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                            "results": {}}
     with tempfile.TemporaryDirectory() as tmp:
         spec = "cifar10:" + str(write_synthetic_cifar(Path(tmp) / "cifar-10-batches-py", args.images_per_batch))
-        ray.init(address="local", num_cpus=2, num_gpus=1 if use_gpu else 0, include_dashboard=False,
-                 log_to_driver=False, _system_config=TRAINING_RAY_SYSTEM_CONFIG)
+        connect_ray(None, num_cpus=2, num_gpus=1 if use_gpu else 0, system_config=TRAINING_RAY_SYSTEM_CONFIG)
         try:
             for precision in precisions:
                 train = {"epochs": args.epochs, "channels": args.channels, "layers": args.layers,

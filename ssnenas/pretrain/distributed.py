@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ssnenas.errors import InputError
+from ssnenas.ray_connect import connect_ray
 from ssnenas.pretrain.ccl import DEFAULT_CHUNK_ELEMS
 from ssnenas.pretrain.ccl_train import CCLConfig, build_model, ccl_epoch, check_data, new_checkpoint, \
     steps_per_epoch
@@ -84,9 +85,9 @@ def train_ccl_ray(data: ArchSet, out: str | os.PathLike, *, config: CCLConfig, u
         check_same_run(out, resume, new_checkpoint(data, config))
         if resume["epoch"] >= config.epochs:
             return resume
-    owned = not ray.is_initialized()  # shut down only a Ray started here
-    if owned:
-        ray.init(include_dashboard=False)
+    # the cluster of a `ray job submit` (RAY_ADDRESS), else a private Ray on loopback; shut down only a
+    # Ray started here
+    owned = connect_ray(os.environ.get("RAY_ADDRESS") or None)
     try:
         return _fit(data, out, config=config, use_gpu=use_gpu, storage_path=storage_path, name=name,
                     resume=resume, progress=progress, chunk_elems=chunk_elems)
