@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 
 from ssnenas.analysis.runs import CONFIG_FILE, SUMMARY_FILE, finished_tasks, result_path
 from ssnenas.atomic import atomic_path
+from ssnenas.cli import add_command, run_command
 from ssnenas.errors import InputError, SsnenasError, StoreError
 from ssnenas.ray_connect import connect_ray
 
@@ -667,18 +668,13 @@ def _command(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers: Any) -> None:
     """Add ``ssnenas benchmark`` (entry point group ``ssnenas.commands``)."""
-    p = subparsers.add_parser("benchmark", help="closed-domain benchmark runs on Ray (paired trials)",
-                              description=__doc__.split("\n\n")[0],
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    p.set_defaults(func=_command)
+    add_command(subparsers, "benchmark", help="closed-domain benchmark runs on Ray (paired trials)",
+                doc=__doc__, add_arguments=add_arguments, func=_command)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m experiments.benchmark ...`` = ``ssnenas benchmark ...``."""
-    from ssnenas.cli import main as cli_main
-
-    return cli_main(["benchmark", *(sys.argv[1:] if argv is None else argv)])
+    return run_command("benchmark", argv)
 
 
 if __name__ == "__main__":

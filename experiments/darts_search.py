@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ssnenas.atomic import atomic_path
+from ssnenas.cli import add_command, run_command
 from ssnenas.darts.report import KIND, write_search_report
 from ssnenas.errors import InputError
 from ssnenas.ray_connect import connect_ray
@@ -69,7 +70,6 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     data = args.data or DEFAULTS["data"]
     base = DEFAULTS if data == "digits" else {**DEFAULTS, **CIFAR_DEFAULTS}
     s = {k: (getattr(args, k) if getattr(args, k, None) is not None else v) for k, v in base.items()}
-    s["data"] = data
     from ssnenas.darts.data import resolve_data_spec
 
     s["data"] = resolve_data_spec(data, download=bool(getattr(args, "download", False)))
@@ -270,17 +270,13 @@ def _command(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers: Any) -> None:
     """Add ``ssnenas search`` (entry point group ``ssnenas.commands``)."""
-    p = subparsers.add_parser("search", help="open-domain DARTS search with real training (default: digits)",
-                              description=__doc__.split("\n\n")[0],
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    p.set_defaults(func=_command)
+    add_command(subparsers, "search", help="open-domain DARTS search with real training (default: digits)",
+                doc=__doc__, add_arguments=add_arguments, func=_command)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ssnenas.cli import main as cli_main
-
-    return cli_main(["search", *(sys.argv[1:] if argv is None else argv)])
+    """``python -m experiments.darts_search ...`` = ``ssnenas search ...``."""
+    return run_command("search", argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import darts_search
 from experiments.darts_search import DEFAULTS, add_arguments, resolve_settings, run_search
 from ssnenas.errors import InputError
 from ssnenas.spaces.darts import SPACE, genotype_to_str, parse_genotype
@@ -41,18 +40,15 @@ def test_settings_defaults_and_errors(tmp_path):
     ckpt.write_bytes(b"x")
     s = resolve_settings(_args(["--predictor", f"ss-ccl={ckpt}", "--fixed"]))
     assert s["algorithm"] == "npenas-ssccl-fixed" and s["predictor"] == str(ckpt.resolve())
-    with pytest.raises(InputError, match="pretrain ss-ccl"):
-        resolve_settings(_args(["--predictor", f"ss-ccl={tmp_path / 'missing.pt'}"]))
-    with pytest.raises(InputError, match="ss-ccl=CHECKPOINT"):
-        resolve_settings(_args(["--predictor", "gin"]))
-    with pytest.raises(InputError, match="digits.*cifar10:PATH"):
-        resolve_settings(_args(["--data", "mnist"]))
-    with pytest.raises(InputError, match="missing data_batch_1"):
-        resolve_settings(_args(["--data", f"cifar10:{tmp_path}"]))
-    with pytest.raises(InputError, match="only 'darts'"):
-        resolve_settings(_args(["--space", "nasbench201"]))
-    with pytest.raises(InputError, match="even"):
-        resolve_settings(_args(["--channels", "5"]))
+    bad_inputs = [(["--predictor", f"ss-ccl={tmp_path / 'missing.pt'}"], "pretrain ss-ccl"),
+                  (["--predictor", "gin"], "ss-ccl=CHECKPOINT"),
+                  (["--data", "mnist"], "digits.*cifar10:PATH"),
+                  (["--data", f"cifar10:{tmp_path}"], "missing data_batch_1"),
+                  (["--space", "nasbench201"], "only 'darts'"),
+                  (["--channels", "5"], "even")]
+    for argv, message in bad_inputs:
+        with pytest.raises(InputError, match=message):
+            resolve_settings(_args(argv))
     # CIFAR-10 takes the §8 search settings
     from test_darts_model import _fake_cifar
 

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 from importlib.metadata import entry_points
+from typing import Any, Callable
 
 # Modules under ssnenas.cli that contribute commands; a missing one is skipped so the CLI works
 # while features are added.
@@ -43,6 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         register(sub)
     return parser
+
+
+def add_command(subparsers: Any, name: str, *, help: str, doc: str | None,
+                add_arguments: Callable[[argparse.ArgumentParser], None],
+                func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """Register sub-command ``name`` whose description is the first paragraph of ``doc`` (a module's)."""
+    p = subparsers.add_parser(name, help=help, description=(doc or "").split("\n\n")[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def run_command(name: str, argv: list[str] | None = None) -> int:
+    """``python -m experiments.X ARGS`` = ``ssnenas NAME ARGS`` (``argv`` defaults to ``sys.argv[1:]``)."""
+    return main([name, *(sys.argv[1:] if argv is None else argv)])
 
 
 def main(argv: list[str] | None = None) -> int:
