@@ -74,6 +74,44 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
+def ray_default_storage(tmp_path_factory) -> Path:
+    """Ray's default storage (``~/ray_results``, where Tune, Ray Train and a bare ``Trainable`` write
+    without a ``storage_path``) pointed at a session folder, so that the tests never write into the
+    user's home; :func:`nothing_in_ray_default_storage` fails a test that writes there anyway.
+
+    Ray fixes the path when ``ray.train.constants`` is imported and copies it into the modules that
+    import the name; every copy in this process is replaced (later imports read the patched one)."""
+    import sys
+
+    import ray.train.constants as constants
+
+    original = constants.DEFAULT_STORAGE_PATH
+    folder = tmp_path_factory.mktemp("ray_default_storage")
+    patched = []
+    for module in list(sys.modules.values()):
+        if getattr(module, "DEFAULT_STORAGE_PATH", None) == original and \
+                getattr(module, "__name__", "").startswith("ray."):
+            module.DEFAULT_STORAGE_PATH = str(folder)
+            patched.append(module)
+    yield folder
+    for module in patched:
+        module.DEFAULT_STORAGE_PATH = original
+
+
+@pytest.fixture(autouse=True)
+def nothing_in_ray_default_storage(ray_default_storage):
+    """Fail any test that leaves output in Ray's default storage: give Tune / Ray Train
+    ``RunConfig(storage_path=str(tmp_path))`` (or a bare Trainable a storage) instead."""
+    before = set(ray_default_storage.iterdir())
+    yield
+    new = sorted(set(ray_default_storage.iterdir()) - before)
+    if new:
+        pytest.fail(f"the test wrote into Ray's default storage (~/ray_results, redirected to "
+                    f"{ray_default_storage} during the tests): {[p.name for p in new]}; pass "
+                    "RunConfig(storage_path=str(tmp_path)) to the Tuner or Ray Train trainer", pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def ray_session():
     """Start Ray once for the whole session (2 CPUs, no dashboard) and shut it down at the end."""
     import ray
