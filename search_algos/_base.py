@@ -205,7 +205,7 @@ class NASSearcher(Searcher):
         msg = _messages()
         cls = type(self).__name__
         if not self._metric or not self._mode:
-            raise ValueError(msg.TUNE_METRIC_MODE_NOT_PASSED.format(
+            raise InputError(msg.TUNE_METRIC_MODE_NOT_PASSED.format(
                 cls=cls, metric=self._metric, mode=self._mode, tune_metric=metric, tune_mode=mode))
         if (metric and metric != self._metric) or (mode and mode != self._mode):
             raise InputError(msg.TUNE_METRIC_MODE_MISMATCH.format(

@@ -108,7 +108,7 @@ def test_tune_config_metric_mode_with_an_empty_param_space(store, ray_session, t
         mismatch.fit()
     missing = tuner(RandomSearch(store=store, seed=0, budget=2, metric=None, mode=None), "missing",
                     metric="val_acc", mode="max")
-    with pytest.raises(ValueError, match=r"RandomSearch has no metric/mode \(metric=None, mode=None\); "
+    with pytest.raises(InputError, match=r"RandomSearch has no metric/mode \(metric=None, mode=None\); "
                                          r"tune.TuneConfig has metric='val_acc', mode='max'.*pass "
                                          r"metric='val_acc', mode='max' to RandomSearch\(...\) as well"):
         missing.fit()
