@@ -237,19 +237,25 @@ def test_ray_default_storage_points_into_the_session_folder(ray_default_storage)
 
 @pytest.mark.slow
 def test_a_test_writing_to_ray_default_storage_fails(tmp_path):
-    """The conftest guard in a separate pytest run (a clean HOME): a bare Trainable, which makes its
-    log folder in Ray's default storage, fails its test, and the HOME stays clean."""
+    """The conftest guard in a separate pytest run (a clean HOME) that imports Ray only inside a test:
+    a bare Trainable, which makes its log folder in Ray's default storage, fails its test, and the
+    HOME stays clean."""
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
     (suite / "test_writer.py").write_text(textwrap.dedent("""
-        from ray.tune import Trainable
+        import sys
 
-        class Bare(Trainable):
-            def step(self):
-                return {"x": 1}
+        def test_ray_is_not_imported_yet():  # so the import in the next test goes through the hook
+            assert "ray.train.constants" not in sys.modules
 
         def test_bare_trainable():
+            from ray.tune import Trainable
+
+            class Bare(Trainable):
+                def step(self):
+                    return {"x": 1}
+
             Bare(config={}).stop()
 
         def test_clean():
@@ -261,8 +267,8 @@ def test_a_test_writing_to_ray_default_storage_fails(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)],
                           cwd=suite, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    # the writer's teardown errors (it passed its own asserts), the clean test does not
-    assert "2 passed, 1 error" in proc.stdout
+    # the writer's teardown errors (it passed its own asserts), the others do not
+    assert "3 passed, 1 error" in proc.stdout
     assert "ERROR test_writer.py::test_bare_trainable - Failed: the test wrote into" in proc.stdout
     assert "Ray's default storage (~/ray_results, redirected to" in proc.stdout  # the full message
     assert not (home / "ray_results").exists()
