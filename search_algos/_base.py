@@ -500,7 +500,8 @@ class NASSearcher(Searcher):
     @property
     def history(self) -> list[dict]:
         """Every handed-out trial in proposal order: ``trial_id``, ``arch``, ``key``, ``batch``,
-        ``status`` ("live", "ok", "failed"), ``value`` (the metric), ``test`` (test_acc if reported)."""
+        ``status`` ("live", "ok", "failed"), ``value`` (the metric), ``test`` (test_acc if reported).
+        A failed trial that Tune runs again is "live" again, under the re-run's trial id."""
         return [dict(r) for r in self._records]
 
     @property
