@@ -25,7 +25,18 @@ UNDEFINED_SEARCH_SPACE = (
     "{cls}(...) or to search_algos.make_searcher(...)")
 UNDEFINED_METRIC_MODE = (
     "{cls} has no metric/mode (metric={metric!r}, mode={mode!r}); pass metric= and mode= to "
-    "{cls}(...), or to tune.TuneConfig(metric=..., mode=...)")
+    "{cls}(...), or to tune.TuneConfig(metric=..., mode=...) of a Tuner whose param_space is non-empty "
+    "(Tune hands them to the searcher only then)")
+# Tune calls set_search_properties only for a non-empty param_space: TuneConfig's metric/mode never arrive
+TUNE_METRIC_MODE_NOT_PASSED = (
+    "{cls} has no metric/mode (metric={metric!r}, mode={mode!r}); tune.TuneConfig has metric={tune_metric!r}, "
+    "mode={tune_mode!r}, but Tune hands them to a searcher only when the Tuner's param_space is non-empty, "
+    "and it is empty: pass metric={tune_metric!r}, mode={tune_mode!r} to {cls}(...) as well")
+TUNE_METRIC_MODE_MISMATCH = (
+    "{cls} optimises metric={metric!r}, mode={mode!r} but tune.TuneConfig has metric={tune_metric!r}, "
+    "mode={tune_mode!r}; Tune hands TuneConfig's metric/mode to a searcher only when the Tuner's "
+    "param_space is non-empty, and it is empty, so they were not applied: pass the same metric and mode "
+    "to {cls}(...) and to tune.TuneConfig(...)")
 BAD_ARCH = (
     "{cls}: {where} is {arch!r}, not a {space} architecture string ({why}); pass strings written by "
     "the space's to_str, e.g. {example!r}")
@@ -43,5 +54,6 @@ from search_algos.rea import REA  # noqa: E402
 from search_algos._factory import ALGORITHMS, algorithm_settings, check_settings, make_searcher  # noqa: E402
 
 __all__ = ["ALGORITHMS", "ARCH_NOT_IN_STORE", "BAD_ARCH", "BANANAS", "NASSearcher", "NPENAS", "REA",
-           "RandomSearch", "UNDEFINED_METRIC_MODE", "UNDEFINED_SEARCH_SPACE", "UNKNOWN_ALGORITHM",
+           "RandomSearch", "TUNE_METRIC_MODE_MISMATCH", "TUNE_METRIC_MODE_NOT_PASSED", "UNDEFINED_METRIC_MODE",
+           "UNDEFINED_SEARCH_SPACE", "UNKNOWN_ALGORITHM",
            "algorithm_settings", "check_settings", "make_searcher", "run_direct"]

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import pickle
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -40,6 +41,35 @@ def _messages():  # the templates live in the package __init__ (imported lazily:
     import search_algos
 
     return search_algos
+
+
+def _config_arch(result: dict | None) -> str | None:
+    """The ``arch`` of a Tune result's config (flattened ``config/arch`` or nested), if any."""
+    if not result:
+        return None
+    arch = result.get("config/arch")
+    if arch is None and isinstance(result.get("config"), dict):
+        arch = result["config"].get("arch")
+    return arch if isinstance(arch, str) else None
+
+
+def _tune_run_objective() -> tuple[str | None, str | None, bool] | None:
+    """``(metric, mode, param_space is non-empty)`` of the ``ray.tune.run`` call (``Tuner.fit`` runs
+    one) that is asking this searcher for trials, or None outside Tune (e.g. :func:`run_direct`).
+
+    Tune hands ``TuneConfig``'s metric/mode to a searcher only through ``set_search_properties``, which
+    ``ray.tune.run`` calls only when ``param_space`` is non-empty; its frame is the one place that holds
+    both values then. Read-only, and None when Tune's layout differs (the check is skipped)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "run" and frame.f_globals.get("__name__") == "ray.tune.tune":
+            loc = frame.f_locals
+            metric, mode = loc.get("metric"), loc.get("mode")
+            if (metric is None or isinstance(metric, str)) and (mode is None or isinstance(mode, str)):
+                return metric, mode, bool(loc.get("config"))
+            return None
+        frame = frame.f_back
+    return None
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, allow_none: bool = False) -> None:
@@ -120,10 +150,12 @@ class NASSearcher(Searcher):
         self._pending: list[tuple[str, str]] = []  # (arch string, key) proposed, not yet handed out
         self._live: dict[str, int] = {}  # trial_id -> record index
         self._completed: set[str] = set()
+        self._reopened: set[int] = set()  # records of failed trials that Tune runs again
         self._seen: set[str] = set()  # keys of every proposal so far
         self._num_batches = 0
         self.timings: dict[str, float] = {k_: 0.0 for k_ in TIMING_KEYS}
         self._arch_cache: dict[str, Any] = {}
+        self._tune_checked = False  # TuneConfig's metric/mode compared (once per process; not saved)
 
     # -- checks ---------------------------------------------------------------------------------------
     def _check_initial(self, initial_archs: Sequence[str]) -> list[str]:
@@ -156,21 +188,52 @@ class NASSearcher(Searcher):
         return out
 
     def _check_ready(self) -> None:
+        if not self._tune_checked:
+            self._check_tune_objective()
         if not self._metric or not self._mode:
             raise ValueError(_messages().UNDEFINED_METRIC_MODE.format(
                 cls=type(self).__name__, metric=self._metric, mode=self._mode))
 
+    def _check_tune_objective(self) -> None:
+        """Inside a Tune run with an empty ``param_space``, compare ``tune.TuneConfig``'s metric/mode
+        with this searcher's: Tune skips ``set_search_properties`` then, so they would never meet."""
+        found = _tune_run_objective()
+        metric, mode, has_param_space = found if found is not None else (None, None, True)
+        if has_param_space or (not metric and not mode):
+            self._tune_checked = True  # outside Tune, or set_search_properties took them, or none given
+            return
+        msg = _messages()
+        cls = type(self).__name__
+        if not self._metric or not self._mode:
+            raise InputError(msg.TUNE_METRIC_MODE_NOT_PASSED.format(
+                cls=cls, metric=self._metric, mode=self._mode, tune_metric=metric, tune_mode=mode))
+        if (metric and metric != self._metric) or (mode and mode != self._mode):
+            raise InputError(msg.TUNE_METRIC_MODE_MISMATCH.format(
+                cls=cls, metric=self._metric, mode=self._mode, tune_metric=metric, tune_mode=mode))
+        self._tune_checked = True
+
     # -- the Searcher hooks -----------------------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
-        """Called by Tune before the first ``suggest``. Takes ``metric``/``mode`` when passed.
+        """Called by Tune before the first ``suggest`` when the Tuner's ``param_space`` is non-empty
+        (never for an empty one: see :meth:`_check_tune_objective`). Takes ``metric``/``mode`` when passed.
 
-        Returns False when ``config`` defines ``"arch"`` (this searcher already has its space, so Tune
-        reports the conflict); other (constant) config entries are merged into every trial by Tune.
+        Returns False, so that Tune raises its own "unresolved parameters" error, when ``config`` holds
+        search-space entries (``tune.uniform(0, 1)``, ``tune.grid_search([...])``): this searcher
+        suggests only the architecture, so a trainable would otherwise get the raw domain object.
+        Raises ``InputError`` when ``config`` defines ``"arch"``, which the searcher suggests. Other
+        (constant) entries are merged into every trial by Tune.
         """
+        cls = type(self).__name__
         if config and "arch" in config:
-            return False
+            raise InputError(f"{cls}: the Tuner's param_space defines 'arch' ({config['arch']!r}), but {cls} "
+                             "suggests the architecture of every trial; drop 'arch' from param_space")
+        if config:
+            from ray.tune.search.variant_generator import _has_unresolved_values
+
+            if _has_unresolved_values(config):
+                return False
         if mode is not None and mode not in ("min", "max"):
-            raise InputError(f"{type(self).__name__}: mode must be 'min' or 'max', got {mode!r}")
+            raise InputError(f"{cls}: mode must be 'min' or 'max', got {mode!r}")
         if metric:
             self._metric = metric
         if mode:
@@ -209,28 +272,40 @@ class NASSearcher(Searcher):
         return {"arch": arch}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Intermediate results are ignored: a trial counts once, when it completes."""
+        """Intermediate results are not data: a trial counts once, when it completes. The first one of
+        a failed trial that Tune runs again puts it back in flight (see :meth:`on_trial_complete`)."""
+        if trial_id not in self._live:
+            index = self._rerun_index(trial_id, result, warn=False)
+            if index is not None:
+                self._reopen(trial_id, index)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Record a finished trial. A missing, NaN or ±inf metric, or ``error=True``, marks it failed:
-        it is never re-proposed and never used as data. A second call for the same trial, or a call
-        for a trial this searcher did not suggest, logs a warning and does nothing."""
-        if trial_id in self._completed:
-            logger.warning("%s: trial %s completed twice; the second result is ignored",
-                           type(self).__name__, trial_id)
-            return
+        it is never re-proposed and never used as data.
+
+        A failed trial that Tune runs again (``Tuner.restore(resume_errored=True)`` keeps its trial id;
+        ``restart_errored=True`` gives it a new id, recognised by its ``config/arch``; in-process retries
+        under ``FailureConfig(max_failures=...)`` never report the failure) takes the re-run's result in
+        its own record: the state is as if it had succeeded the first time, the architecture counted
+        once against ``budget``. A second completion of a successful trial, or a call for a trial this
+        searcher did not suggest, logs a warning and does nothing."""
         index = self._live.pop(trial_id, None)
         if index is None:
-            logger.warning("%s: on_trial_complete for unknown trial %s; ignored", type(self).__name__, trial_id)
-            return
+            index = self._rerun_index(trial_id, result, warn=True)
+            if index is None:
+                return
+            if self._metric_value(result, error) is None:
+                logger.info("%s: trial %s (%s) failed again", type(self).__name__, trial_id,
+                            self._records[index]["arch"])
+                return
+            self._reopen(trial_id, index)
+            self._live.pop(trial_id)
         self._completed.add(trial_id)
         rec = self._records[index]
-        value = None if (error or not result) else result.get(self._metric)
-        try:
-            value = float(value) if value is not None else None
-        except (TypeError, ValueError):
-            value = None
-        if value is None or not math.isfinite(value):
+        value = self._metric_value(result, error)
+        rerun = index in self._reopened
+        self._reopened.discard(index)
+        if value is None:
             rec["status"] = "failed"
             logger.info("%s: trial %s (%s) failed or reported no finite %r; not used as data",
                         type(self).__name__, trial_id, rec["arch"], self._metric)
@@ -242,6 +317,54 @@ class NASSearcher(Searcher):
         except (TypeError, ValueError):
             test = math.nan
         rec["test"] = test if math.isfinite(test) else None
+        if rerun:
+            self._revised(index)
+
+    def _metric_value(self, result: dict | None, error: bool) -> float | None:
+        """The finite metric of a result, or None for an error / missing / non-numeric / NaN / inf."""
+        value = None if (error or not result) else result.get(self._metric)
+        try:
+            value = float(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+        return value if value is not None and math.isfinite(value) else None
+
+    def _rerun_index(self, trial_id: str, result: dict | None, *, warn: bool) -> int | None:
+        """The record of a failed trial that ``trial_id`` runs again, or None (warning when ``warn``):
+        the same id (resumed), or an unknown id whose ``config/arch`` is that of a failed record
+        (restarted: the first such record, as REA may hold an architecture more than once)."""
+        cls = type(self).__name__
+        for i in range(len(self._records) - 1, -1, -1):
+            if self._records[i]["trial_id"] == trial_id:
+                if self._records[i]["status"] == "failed":
+                    return i
+                if warn:
+                    logger.warning("%s: trial %s completed twice; the second result is ignored", cls, trial_id)
+                return None
+        arch = _config_arch(result)
+        if arch is not None:
+            for i, rec in enumerate(self._records):
+                if rec["status"] == "failed" and rec["arch"] == arch:
+                    return i
+        if warn:
+            logger.warning("%s: on_trial_complete for unknown trial %s (neither suggested by this searcher "
+                           "nor a re-run of a failed trial); ignored", cls, trial_id)
+        return None
+
+    def _reopen(self, trial_id: str, index: int) -> None:
+        """Put the failed record ``index`` back in flight under ``trial_id`` (Tune runs it again)."""
+        rec = self._records[index]
+        logger.info("%s: failed trial %s (%s) runs again as %s; its result will replace the failure",
+                    type(self).__name__, rec["trial_id"], rec["arch"], trial_id)
+        self._completed.discard(rec["trial_id"])
+        rec.update(trial_id=trial_id, status="live", value=None, test=None)
+        self._live[trial_id] = index
+        self._reopened.add(index)
+
+    def _revised(self, index: int) -> None:
+        """Hook: the failed record ``index`` succeeded when run again, possibly after later batches
+        were proposed. State derived from the records incrementally must take it in as if it had
+        succeeded the first time (``_successes()`` already does)."""
 
     # -- batches ----------------------------------------------------------------------------------------
     def _new_batch(self) -> bool:
@@ -377,7 +500,8 @@ class NASSearcher(Searcher):
     @property
     def history(self) -> list[dict]:
         """Every handed-out trial in proposal order: ``trial_id``, ``arch``, ``key``, ``batch``,
-        ``status`` ("live", "ok", "failed"), ``value`` (the metric), ``test`` (test_acc if reported)."""
+        ``status`` ("live", "ok", "failed"), ``value`` (the metric), ``test`` (test_acc if reported).
+        A failed trial that Tune runs again is "live" again, under the re-run's trial id."""
         return [dict(r) for r in self._records]
 
     @property
@@ -405,6 +529,7 @@ class NASSearcher(Searcher):
         state = dict(self.__dict__)
         for name in self._transient:
             state.pop(name, None)
+        state.pop("_tune_checked", None)
         state["_torch_gen"] = self._torch_gen.get_state()
         # the registered space by name (a custom-configured space object pickles as itself)
         state["space"] = self.space.name if get_space(self.space.name) is self.space else self.space
@@ -430,7 +555,9 @@ class NASSearcher(Searcher):
                 from ssnenas.store import BenchmarkStore
 
                 state["store"] = BenchmarkStore.open(ref["path"])
+        state.setdefault("_reopened", set())  # states saved before re-runs were tracked
         self.__dict__.update(state)
+        self._tune_checked = False
         for name in self._transient:
             setattr(self, name, {} if name.endswith("_cache") else None)
 

@@ -50,9 +50,11 @@ class REA(NASSearcher):
         self._population: list[tuple[int, str, float]] = []  # (record index, arch string, error), by age
         self._absorbed = 0  # records already offered to the population
 
-    def _absorb(self) -> None:
-        """Add newly completed successful trials in proposal order, removing as configured."""
-        for i in range(self._absorbed, len(self._records)):
+    def _absorb(self, upto: int | None = None) -> None:
+        """Add newly completed successful trials (records before ``upto``, default all) in proposal
+        order, removing as configured."""
+        upto = len(self._records) if upto is None else upto
+        for i in range(self._absorbed, upto):
             rec = self._records[i]
             if rec["status"] == "ok":
                 self._population.append((i, rec["arch"], self._error(rec["value"])))
@@ -63,7 +65,14 @@ class REA(NASSearcher):
                         worst = max(range(len(self._population)),
                                     key=lambda j: (self._population[j][2], -j))
                         self._population.pop(worst)
-        self._absorbed = len(self._records)
+        self._absorbed = upto
+
+    def _revised(self, index: int) -> None:
+        """A failed trial succeeded when Tune ran it again: if the population already passed over its
+        record, rebuild it in proposal order, as if the trial had succeeded the first time."""
+        if index < self._absorbed:
+            upto, self._population, self._absorbed = self._absorbed, [], 0
+            self._absorb(upto)
 
     @property
     def population(self) -> list[dict]:

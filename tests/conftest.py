@@ -1,9 +1,12 @@
-"""Shared fixtures: the real benchmark tables in ../shared (skipped with a reason where absent) and
-one Ray session for every test that needs Ray."""
+"""Shared fixtures: the real benchmark tables in ../shared (skipped with a reason where absent), one
+Ray session for every test that needs Ray, and a guard that keeps every test out of ~/ray_results."""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,6 +74,70 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+RAY_CONSTANTS = "ray.train.constants"  # where Ray computes DEFAULT_STORAGE_PATH (~/ray_results) on import
+
+
+class _RedirectOnImport(importlib.abc.MetaPathFinder):
+    """Sets ``DEFAULT_STORAGE_PATH`` of ``ray.train.constants`` right after that module runs, so that
+    sessions that never import Ray do not pay for importing it (about 5 s) up front."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != RAY_CONSTANTS:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:
+            return None
+        run, folder = spec.loader.exec_module, self.folder
+
+        def exec_module(module) -> None:
+            run(module)
+            module.DEFAULT_STORAGE_PATH = folder
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+@pytest.fixture(scope="session")
+def ray_default_storage(tmp_path_factory) -> Path:
+    """Ray's default storage (``~/ray_results``, where Tune, Ray Train and a bare ``Trainable`` write
+    without a ``storage_path``) pointed at a session folder, so that the tests never write into the
+    user's home; :func:`nothing_in_ray_default_storage` fails a test that writes there anyway.
+
+    Ray fixes the path when ``ray.train.constants`` is imported and copies it into the modules that
+    import the name: the copies already imported are replaced, and a later import of the module is
+    patched as it runs (in this process; Ray's workers get their storage paths from the driver)."""
+    folder = tmp_path_factory.mktemp("ray_default_storage")
+    original = Path("~/ray_results").expanduser().as_posix()  # as ray.train.constants computes it
+    hook = _RedirectOnImport(str(folder))
+    sys.meta_path.insert(0, hook)
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("ray.") and \
+                getattr(module, "DEFAULT_STORAGE_PATH", None) == original:
+            module.DEFAULT_STORAGE_PATH = str(folder)
+    yield folder
+    sys.meta_path.remove(hook)
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("ray.") and \
+                getattr(module, "DEFAULT_STORAGE_PATH", None) == str(folder):
+            module.DEFAULT_STORAGE_PATH = original
+
+
+@pytest.fixture(autouse=True)
+def nothing_in_ray_default_storage(ray_default_storage):
+    """Fail any test that leaves output in Ray's default storage: give Tune / Ray Train
+    ``RunConfig(storage_path=str(tmp_path))`` (or a bare Trainable a storage) instead."""
+    before = set(ray_default_storage.iterdir())
+    yield
+    new = sorted(set(ray_default_storage.iterdir()) - before)
+    if new:
+        pytest.fail(f"the test wrote into Ray's default storage (~/ray_results, redirected to "
+                    f"{ray_default_storage} during the tests): {[p.name for p in new]}; pass "
+                    "RunConfig(storage_path=str(tmp_path)) to the Tuner or Ray Train trainer", pytrace=False)
 
 
 @pytest.fixture(scope="session")

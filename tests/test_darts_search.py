@@ -59,8 +59,11 @@ def test_settings_defaults_and_errors(tmp_path):
 
 
 @pytest.mark.slow
-def test_trainable_reports_per_epoch_and_continues_from_a_checkpoint(tmp_path):
+def test_trainable_reports_per_epoch_and_continues_from_a_checkpoint(tmp_path, monkeypatch):
     from trainables.darts import DartsTrainable
+
+    # a Trainable built outside Tune makes its log folder in Ray's default storage: keep it in tmp_path
+    monkeypatch.setattr("ray.tune.trainable.trainable.DEFAULT_STORAGE_PATH", str(tmp_path / "ray"))
 
     arch = genotype_to_str(SPACE.sample(np.random.default_rng(4)))
     config = {"arch": arch, "data": "digits", "train": {"epochs": 2, "channels": 4, "layers": 3, "seed": 1,

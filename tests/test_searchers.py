@@ -212,12 +212,91 @@ def test_nan_inf_missing_and_error_results_are_failed_trials(searcher_case, stor
     assert all(r["value"] is None for r in hist if r["status"] == "failed")
     best = s.best()
     assert best is not None and best["status"] == "ok"
-    # an error report (result None) is a failed trial too
+    # an error report (result None) is a failed trial too; a failed second report changes nothing
     t = searcher_case(seed=6)
     c = t.suggest("e0")
     t.on_trial_complete("e0", None, error=True)
-    t.on_trial_complete("e0", ev(c["arch"]))  # a late second report does not revive it
-    assert t.history[0]["status"] == "failed"
+    t.on_trial_complete("e0", {"val_acc": math.nan})
+    assert t.history[0]["status"] == "failed" and t.history[0]["value"] is None
+
+
+def _drive(searcher: NASSearcher, ev, budget: int, *, fail: int) -> str:
+    """Tune's order: a whole batch is handed out, then completed in order; trial ``fail`` errors.
+    Returns the failed trial's id."""
+    while searcher.num_suggested < budget:
+        ids = []
+        while (c := searcher.suggest(f"t{searcher.num_suggested}")) not in (None, Searcher.FINISHED):
+            ids.append(f"t{searcher.num_suggested - 1}")
+        if not ids:
+            break
+        for trial_id in ids:
+            record = searcher.history[int(trial_id[1:])]
+            failed = int(trial_id[1:]) == fail
+            searcher.on_trial_complete(trial_id, None if failed else ev(record["arch"]), error=failed)
+    return f"t{fail}"
+
+
+def test_a_rerun_failed_trial_takes_its_result_as_if_it_succeeded_first(searcher_case, store, caplog):
+    """Tuner.restore(resume_errored=True) runs a failed trial again under its id, restart_errored=True
+    under a new one (known by its config/arch); the re-run's result replaces the failure, the
+    architecture counts once against the budget."""
+    ev = tabular_evaluator(store)
+    reference = searcher_case(seed=12)
+    run_direct(reference, ev, BUDGET)
+    # resumed while its batch is still open (driver killed mid-batch): the batch waits for it, and
+    # the whole run equals the one where it never failed
+    s = searcher_case(seed=12)
+    ids = [f"t{i}" for i in range(5)]
+    configs = [s.suggest(i) for i in ids]
+    for i, c in zip(ids, configs):
+        s.on_trial_complete(i, None if i == "t2" else ev(c["arch"]), error=i == "t2")
+    assert s.history[2]["status"] == "failed" and s.num_evaluated == 5
+    s.on_trial_result("t2", {"val_acc": 1.0, "config/arch": configs[2]["arch"]})  # the re-run's first report
+    assert s.history[2]["status"] == "live" and s.in_flight == {"t2": configs[2]["arch"]}
+    assert s.suggest("t5") is None  # the batch is in flight again
+    s.on_trial_complete("t2", ev(configs[2]["arch"]))
+    run_direct(s, ev, BUDGET)
+    assert _trace(s) == _trace(reference) and s.num_suggested == BUDGET
+    # restarted under a new id after the run went on (no intermediate report first): the record is
+    # revised in place, nothing is added, and it is data from then on
+    late = searcher_case(seed=12)
+    failed = _drive(late, ev, 10, fail=3)
+    arch = late.history[3]["arch"]
+    late.on_trial_complete("fresh-id", {**ev(arch), "config/arch": arch})
+    h = late.history
+    assert h[3]["status"] == "ok" and h[3]["trial_id"] == "fresh-id" and h[3]["value"] == ev(arch)["val_acc"]
+    assert [r["status"] for r in h] == ["ok"] * len(h) and late.num_suggested == len(h) >= 10
+    assert late.best()["value"] == max(r["value"] for r in h)
+    assert any(i == 3 for i, _, _ in late._successes())
+    run_direct(late, ev, BUDGET)
+    assert late.num_suggested == BUDGET and [r["status"] for r in late.history] == ["ok"] * BUDGET
+    late.on_trial_complete(failed, ev(arch))  # its first id was replaced by the restart's
+    late.on_trial_complete("fresh-id", {"val_acc": 0.0})
+    assert "unknown trial" in caplog.text and "completed twice" in caplog.text
+    assert late.history[3]["value"] == ev(arch)["val_acc"] and late.num_suggested == BUDGET
+    # pickled with a re-run in flight: the restored copy finishes it the same way
+    mid = searcher_case(seed=12)
+    _drive(mid, ev, 5, fail=1)
+    mid.on_trial_result("t1", {"val_acc": 0.0})
+    clone = pickle.loads(pickle.dumps(mid))
+    for x in (mid, clone):
+        x.on_trial_complete("t1", ev(x.history[1]["arch"]))
+        run_direct(x, ev, BUDGET)
+    assert _trace(clone) == _trace(mid) == _trace(reference)
+
+
+def test_rea_population_takes_a_late_rerun_in_proposal_order(store):
+    """No member is ever removed (population_size >= budget): the population is every success in
+    proposal order, a re-run that succeeded after later batches included."""
+    ev = tabular_evaluator(store)
+    s = REA(store=store, seed=3, budget=BUDGET, num_init=5, population_size=BUDGET, tournament_size=3)
+    _drive(s, ev, 12, fail=2)
+    assert [p["arch"] for p in s.population] == [r["arch"] for r in s.history[:11] if r["status"] == "ok"]
+    arch = s.history[2]["arch"]
+    s.on_trial_complete("restarted", {**ev(arch), "config/arch": arch})
+    assert [p["arch"] for p in s.population] == [r["arch"] for r in s.history[:11]]
+    run_direct(s, ev, BUDGET)
+    assert [p["arch"] for p in s.population] == [r["arch"] for r in s.history[:BUDGET - 1]]
 
 
 def test_on_trial_complete_twice_and_unknown_trials_are_safe(searcher_case, store, caplog):
@@ -268,7 +347,14 @@ def test_missing_space_metric_and_bad_arguments_name_the_fix(store):
         s.suggest("t")
     assert s.set_search_properties("val_acc", "max", {}) is True
     assert isinstance(s.suggest("t"), dict)
-    assert s.set_search_properties(None, None, {"arch": "x"}) is False
+    with pytest.raises(InputError, match=r"param_space defines 'arch' \('x'\).*drop 'arch' from param_space"):
+        s.set_search_properties(None, None, {"arch": "x"})
+    from ray import tune
+
+    # search-space entries are left to Tune (its "unresolved parameters" error); metric/mode untouched
+    assert s.set_search_properties("loss", "min", {"lr": tune.uniform(0, 1), "data": "x"}) is False
+    assert s.set_search_properties("loss", "min", {"b": {"c": tune.grid_search([1, 2])}}) is False
+    assert (s.metric, s.mode) == ("val_acc", "max")
     with pytest.raises(TypeError, match=r"seed must be an int or None, got '1' \(str\)"):
         RandomSearch(space="nasbench201", seed="1")
     with pytest.raises(InputError, match="k must be >= 1, got 0"):
