@@ -528,7 +528,8 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
     """Submit every pending task, write each result as it completes, and measure the overhead
     (filled into ``summary``, also when interrupted)."""
     import ray
-    from tqdm import tqdm
+
+    from ssnenas.progress import progress_bar
 
     meta = {"config_sha256": hashlib.sha256(json.dumps({k: run_config[k] for k in IDENTITY_FIELDS},
                                                        sort_keys=True).encode()).hexdigest(),
@@ -540,8 +541,7 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
     nodes: set[str] = set()
     failures: list[str] = []
     n_run = 0
-    bar = tqdm(total=total, initial=n_before, unit="task", desc="benchmark", disable=not config.progress,
-               dynamic_ncols=True, file=sys.stderr)
+    bar = progress_bar(total=total, initial=n_before, unit="task", desc="benchmark", enabled=config.progress)
     interrupted = False
     try:
         while pending:
