@@ -464,6 +464,13 @@ def _float_cell(path: Path, row_no: int, column: str, text: str | None, *, allow
     return value
 
 
+def _test_columns(header: list[str], dataset: str) -> list[str]:
+    """CSV columns that look like test accuracies of ``dataset``: ``<dataset>_test...`` or, NB201's
+    convention, of its base dataset (cifar10-valid's test split is cifar10's test set)."""
+    stems = {dataset.lower(), dataset.split("-")[0].lower()}
+    return [c for c in header if "test" in c.lower() and any(c.lower().startswith(f"{stem}_") for stem in stems)]
+
+
 def _nb201_from_csv(path: Path, dataset: str, val_column: str | None, test_column: str | None
                     ) -> tuple[dict[str, list], dict]:
     val_column = val_column or f"{dataset}_val_acc"
@@ -491,6 +498,7 @@ def _nb201_from_csv(path: Path, dataset: str, val_column: str | None, test_colum
                                       "fix the row") from None
     meta = {
         "source_format": "csv",
+        "test_columns_left_out": [] if test_column else _test_columns(header, dataset),
         "val_column": val_column, "test_column": test_column,
         "val_split": val_column, "test_split": test_column,
         "val": f"CSV column {val_column!r} (percent)",
