@@ -1,10 +1,12 @@
-"""Statistics and the error-bar plot of a run folder.
+"""Statistics and plots of a run folder: a benchmark run or a DARTS search.
 
     ssnenas report RUN [--json] [--plot PNG] [--bars p30p70|sem]
 
-Per algorithm and every 10 queries: mean, std, SEM, P30 and P70 over trials of the best validation
-accuracy and of the test accuracy of the best-by-validation architecture (null without a test
-column). The PNG (default ``RUN/report.png``) is the paper's ERRORBAR plot.
+For a benchmark run (``ssnenas benchmark --out RUN``), per algorithm and every 10 queries: mean,
+standard deviation (std), standard error of the mean (SEM), 30th and 70th percentiles (P30, P70)
+over trials of the best validation accuracy and of the test accuracy of the best-by-validation
+architecture (null without a test column). The PNG (default ``RUN/report.png``) is the NPENAS
+paper's error-bar plot of that test accuracy (arXiv 2003.12857).
 
 For a DARTS search folder (``ssnenas search --out RUN``) it reports the candidates instead:
 ``{"candidates": [{"genotype", "val_acc", "params", "flops", "train_time", ...}], "best": {...}}``,
@@ -22,17 +24,20 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add ``ssnenas report`` to the top-level parser."""
+    from ssnenas.cli import plain
+
     p = subparsers.add_parser("report", help="tables and plots of a benchmark run or a DARTS search",
-                              description=__doc__.splitlines()[0],
+                              description=plain(__doc__.strip()),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", type=Path, metavar="RUN", help="the --out folder of a run")
+    p.add_argument("run", type=Path, metavar="RUN", help="the --out folder of a benchmark run or a DARTS search")
     p.add_argument("--json", action="store_true",
-                   help='print {"algorithms": {NAME: {"queries": [...], "mean_best_val_acc": [...], ...}}}')
+                   help='print JSON: benchmark {"algorithms": {NAME: {"queries": [...], "mean_best_val_acc": '
+                        '[...], ...}}}; DARTS search {"candidates": [...], "best": {...}}')
     p.add_argument("--plot", type=Path, default=None, metavar="PNG",
-                   help="where to write the error-bar plot (default RUN/report.png)")
+                   help="where to write the plot (default RUN/report.png)")
     p.add_argument("--no-plot", action="store_true", help="do not write the plot")
     p.add_argument("--bars", choices=("p30p70", "sem"), default="p30p70",
-                   help="error bars: mean-P30 / P70-mean (the paper's) or ±SEM")
+                   help="benchmark plot's error bars: P30 to P70 (default, the NPENAS paper's) or mean ± SEM")
     p.set_defaults(func=_report)
 
 
