@@ -122,14 +122,14 @@ def _source_rows(store: Any) -> tuple[int | None, int | None]:
     return rows, merged
 
 
-def _archs_text(store: Any) -> str:
+def _archs_text(store: Any, unit: str = " architectures") -> str:
     """``N architectures`` and, when the source repeated some, how many rows it had."""
-    n = store.num_archs
+    n = f"{store.num_archs:,}" if not unit else str(store.num_archs)
     rows, merged = _source_rows(store)
     if rows and merged:
-        return (f"{n} distinct architectures from {rows} source rows; {merged} rows repeated an architecture "
+        return (f"{n} distinct{unit} from {rows} source rows; {merged} rows repeated an architecture "
                 "and were averaged into it")
-    return f"{n} architectures"
+    return f"{n}{unit}"
 
 
 def _prepare_nasbench101(args: argparse.Namespace) -> int:
@@ -199,7 +199,7 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     rows = [("benchmark", info["benchmark"]), ("dataset", info["dataset"]),
-            ("architectures", _archs_text(store)), ("best key (val)", best["key"]),
+            ("architectures", _archs_text(store, unit="")), ("best key (val)", best["key"]),
             ("best val_acc (%)", _fmt(best.get("val_acc"))), ("best test_acc (%)", _fmt(best.get("test_acc"))),
             ("best arch", best.get("arch")), ("source", info["source"]),
             ("source sha256", info["source_fingerprint"]), ("converter", info["converter_version"]),
@@ -228,7 +228,8 @@ def _key_of(store: Any, text: str) -> str:
     try:
         key = store.space.key(store.space.from_str(text))
     except InputError as exc:
-        raise InputError(f"--key {text!r}: not a key of the {store.benchmark}/{store.dataset} store, and {exc}") from None
+        raise InputError(f"--key {text!r} is not in the {store.benchmark}/{store.dataset} store as a key, and as an "
+                         f"architecture string it is {exc}") from None
     if key not in store:
         raise StoreError(f"--key {text!r}: a valid {store.space.name} architecture (key {key}) that is not in the "
                          f"{store.benchmark}/{store.dataset} store {store.path}")
