@@ -1,7 +1,7 @@
 """NAS-Bench-101 converters: the official TFRecord files and the NB101 CSV tables -> a store.
 
 ``val_acc`` / ``test_acc`` are the means over the (three) repeats of the final validation / test
-accuracy at the 108-epoch budget, in percent (algorithms.md §1.1). The full file's other budgets
+accuracy at the 108-epoch budget, in percent. The full file's other budgets
 (4, 12, 36) are kept as ``{train_acc,val_acc,test_acc,training_time}_{e}`` (final, means over
 repeats) plus the same with a ``halfway_`` prefix; ``val_acc_repeats`` / ``test_acc_repeats`` keep
 the three 108-epoch repeats. CSV sources (``nb101_1k.csv`` / ``nb101_500.csv`` layout) carry one

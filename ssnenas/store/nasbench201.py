@@ -14,7 +14,7 @@
 * a CSV with an ``arch`` column and accuracy columns picked by ``val_column`` (default
   ``<dataset>_val_acc``) and ``test_column`` (optional), e.g. the shared ``nb201_200epoch.csv``.
 
-Numbers (algorithms.md §1.2), accuracies in percent:
+Numbers (as NAS-Bench-201, arXiv 2001.00326, defines them), accuracies in percent:
   val  = mean over seeds of ``x-valid`` at the final epoch of the 200-epoch schedule (``'full'`` / hp ``'200'``);
   test = ``ori-test`` for cifar10-valid (CIFAR-10 test set, trained on the train split),
          ``x-test`` for cifar100 and ImageNet16-120;
