@@ -520,10 +520,10 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
 def _shutdown_lost_ray() -> None:
     """Shut down the local Ray whose raylet died, keeping the run's closing line the last one.
 
-    With its raylet gone, ``ray.shutdown`` waits until the GCS declares the node dead (some
-    seconds) and Ray then ends the driver itself (status 1) after printing its own diagnostics
-    (lost objects, missed heartbeats), which name no next step; they still reach Ray's log files,
-    so the terminal's stdout/stderr are parked on /dev/null meanwhile and restored afterwards."""
+    With its raylet gone, Ray may print its own diagnostics during the shutdown (lost objects, missed
+    heartbeats), which name no next step, and may end the driver itself (status 1, the status this
+    command returns anyway) once its plasma connection breaks; the diagnostics still reach Ray's log
+    files, so the terminal's stdout/stderr are parked on /dev/null meanwhile and restored afterwards."""
     import os
 
     import ray
