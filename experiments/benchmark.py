@@ -154,8 +154,10 @@ def _open_store(config: BenchmarkConfig, space_name: str) -> Any:
                              f"with one of those datasets, or the folder of a {config.dataset} store")
         ours = [(p, m) for p, m in fits if m.get("space", m.get("benchmark")) == space_name]
         if len(ours) > 1:
-            raise StoreError(f"--data {path} holds several {space_name} stores "
-                             f"({', '.join(str(m.get('dataset')) for _, m in ours)}); select one with --dataset")
+            where = ", ".join(f"{m.get('dataset')}" + (f" in {p.parent.name}/" if p.parent != path else "")
+                              for p, m in ours)
+            raise StoreError(f"--data {path} holds several {space_name} stores ({where}); select one with "
+                             "--dataset or pass its folder")
         path = (ours or fits)[0][0]
     try:
         store = BenchmarkStore.open(path)

@@ -126,3 +126,23 @@ def test_build_requirement_understands_the_license_string():
     reqs = [r for r in project["build-system"]["requires"] if re.match(r"setuptools\b", r)]
     assert reqs and re.fullmatch(r"setuptools\s*>=\s*(\d+)(\.\d+)*", reqs[0].replace(" ", "")), reqs
     assert int(re.search(r">=\s*(\d+)", reqs[0]).group(1)) >= 77
+
+
+def test_benchmark_finds_its_store_in_a_folder_of_store_folders(nb101_500_store, nb201_store, tmp_path):
+    """`--data STORES` (prepare_tables' root) picks the store of --space / --dataset in its sub-folders."""
+    pytest.importorskip("search_algos")
+    from experiments import benchmark as bm
+
+    root = tmp_path / "stores"
+    root.mkdir()
+    (root / "nb101-500").symlink_to(nb101_500_store)
+    (root / "nb201-cifar10-valid").symlink_to(nb201_store)
+    config = bm.BenchmarkConfig(space="nasbench_201", data=root, algorithms=("random",), trials=1, budget=20,
+                                seed=0, out=tmp_path / "run")
+    _, store, run_config = bm.validate(config)
+    assert (store.benchmark, store.dataset, run_config["space"]) == ("nasbench201", "cifar10-valid", "nasbench201")
+    (root / "again").mkdir()
+    (root / "again" / "x.parquet").symlink_to(next(nb201_store.glob("*.parquet")))
+    with pytest.raises(bm.StoreError, match=r"several nasbench201 stores \(cifar10-valid in again/, cifar10-valid "
+                                            r"in nb201-cifar10-valid/\); select one with --dataset or pass its folder"):
+        bm.validate(config)
