@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("predictor-study", help="Kendall tau / Spearman rho of GIN predictors vs "
                               "training-set size (supervised, SS-RL, SS-CCL)", description=plain(__doc__.strip()),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (nb101/nb201/nb301)")
+    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (also nasbench_101, nasbench_201, nb101, nb201, nb301)")
     p.add_argument("--data", required=True, help="prepared benchmark store (folder or .parquet)")
     p.add_argument("--dataset", default=None, help="which store of a --data folder holding several")
     p.add_argument("--predictors", nargs="+", required=True, metavar="P",
