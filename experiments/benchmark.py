@@ -1,16 +1,21 @@
-"""Closed-domain benchmark runs (algorithms.md §6): T paired trials of every algorithm on a tabular
-benchmark, one Ray task per (trial, algorithm), spread over every CPU/GPU of a Ray cluster.
+"""Closed-domain benchmark runs, as in the NPENAS (arXiv 2003.12857) and SSNENAS (arXiv 2011.00186)
+papers: T paired trials of every algorithm on a tabular benchmark, one Ray task per (trial,
+algorithm), spread over every CPU/GPU of a Ray cluster. Re-running the same command resumes.
 
-    ssnenas benchmark --space nasbench201 --data ~/.cache/ssnenas/nasbench201-cifar10-valid \\
+    ssnenas benchmark --space nasbench201 --data ~/.cache/ssnenas/shared/nb201-cifar10-valid \\
         --algos random rea npenas-np --trials 600 --budget 100 --seed 0 --out runs/nb201
     python -m experiments.benchmark ...            # the same command
     ssnenas report runs/nb201                      # tables and the error-bar plot
+
+--data is a store folder: `python -m experiments.prepare_tables` writes the public tables to
+~/.cache/ssnenas/shared/<name> ($SSNENAS_DATA/shared/<name> when set), `ssnenas data prepare`
+to ~/.cache/ssnenas/<benchmark>-<dataset>.
 
 Design (the clean version of the original's producer/consumer script):
 - A trial is paired: every algorithm of trial t starts from the same ``NUM_INITIAL`` architectures,
   drawn from ``SeedSequence([seed, t])``; each (trial, algorithm) task gets its own seed
   ``SeedSequence([seed, t, crc32(algorithm)])`` (recorded in every row), so results depend neither on
-  the task-to-worker assignment nor on which other algorithms run (§10 item 18).
+  the task-to-worker assignment nor on which other algorithms run.
 - Each task runs ``search_algos.run_direct`` (suggest / on_trial_complete in a plain loop; a Tune
   trial would cost more than the lookup it wraps) against the benchmark store and returns its
   per-query table. The **driver** writes each finished task atomically to
@@ -137,14 +142,27 @@ def _load_backend(backend: Any = None) -> Any:
 
 def _open_store(config: BenchmarkConfig, space_name: str) -> Any:
     """The store of ``--data`` for ``--space``, with a clear error when it belongs to another space."""
-    from ssnenas.store.table import BenchmarkStore
+    from ssnenas.store.table import BenchmarkStore, list_stores
 
+    path = Path(config.data)
+    found = list_stores(path) if path.is_dir() else []
+    if found:  # pick the store here (flags of this command only: --space and --dataset)
+        held = ", ".join(f"{m.get('benchmark')}/{m.get('dataset')}" for _, m in found)
+        fits = [(p, m) for p, m in found if config.dataset in (None, m.get("dataset"))]
+        if not fits:
+            raise StoreError(f"--data {path}: no store for */{config.dataset} (it holds {held}); pass --dataset "
+                             f"with one of those datasets, or the folder of a {config.dataset} store")
+        ours = [(p, m) for p, m in fits if m.get("space", m.get("benchmark")) == space_name]
+        if len(ours) > 1:
+            where = ", ".join(f"{m.get('dataset')}" + (f" in {p.parent.name}/" if p.parent != path else "")
+                              for p, m in ours)
+            raise StoreError(f"--data {path} holds several {space_name} stores ({where}); select one with "
+                             "--dataset or pass its folder")
+        path = (ours or fits)[0][0]
     try:
-        store = BenchmarkStore.open(config.data, dataset=config.dataset)
+        store = BenchmarkStore.open(path)
     except StoreError as exc:
-        if "holds several stores" not in str(exc):
-            raise StoreError(f"--data: {exc}") from exc
-        store = BenchmarkStore.open(config.data, benchmark=space_name, dataset=config.dataset)
+        raise StoreError(f"--data: {exc}") from exc
     if store.metadata.get("space", store.benchmark) != space_name:
         raise StoreError(f"--data {config.data} holds a {store.metadata.get('space', store.benchmark)} store "
                          f"({store.benchmark}/{store.dataset}), not a {space_name} one; pass --space "
@@ -454,6 +472,11 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
             })
     total = config.trials * len(config.algorithms)
     n_before = total - len(pending_specs)
+    if not pending_specs and (out / CONFIG_FILE).is_file():
+        # Nothing left to run: say so without starting (or joining) Ray; summary.json keeps the
+        # numbers of the invocation that did the work.
+        return {"complete": True, "already_complete": True, "tasks_total": total, "tasks_done_before": total,
+                "tasks_run": 0, "tasks_failed": 0, "failures": [], "ray_lost": None}
 
     import ray
 
@@ -466,7 +489,10 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
             _atomic_json(out / CONFIG_FILE, {**run_config, "created": started})
         ship = StoreShipment(path=str(store.path), sha256=file_sha256(store.path),
                              size=store.path.stat().st_size)
-        if pending_specs:
+        if pending_specs and not (owned and config.address is None):
+            # A private local Ray's workers all read the file itself; elsewhere a node may lack it.
+            # (Also: a put object is what a driver whose raylet died tries to recover, and its
+            # broken plasma connection then ends the process before the run can say what is kept.)
             ship.bytes_ref.append(ray.put(store.path.read_bytes()))
         remote = ray.remote(run_task).options(
             num_cpus=1, num_gpus=config.gpus_per_task or 0, max_retries=config.max_retries,
@@ -477,13 +503,83 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
                n_before=n_before, total=total, workers=workers, on_result=on_result)
     finally:
         if summary:
+            lost = summary.get("ray_lost")
             summary.update({"started": started, "tasks_total": total, "tasks_done_before": n_before,
                             "total_wall_time_s": round(time.perf_counter() - t_start, 3),
-                            "ssnenas_version": run_config["ssnenas_version"], "cluster": _cluster_info()})
+                            "ssnenas_version": run_config["ssnenas_version"],
+                            "cluster": {"error": f"Ray stopped: {lost}"} if lost else _cluster_info()})
             _atomic_json(out / SUMMARY_FILE, summary)
+        if summary.get("ray_lost"):
+            print(ray_lost_message(summary, out), file=sys.stderr, flush=True)
         if owned:
-            ray.shutdown()
+            if summary.get("ray_lost"):
+                _shutdown_lost_ray()
+            else:
+                ray.shutdown()
     return summary
+
+
+def _shutdown_lost_ray() -> None:
+    """Shut down the local Ray whose raylet died, keeping the run's closing line the last one.
+
+    With its raylet gone, Ray may print its own diagnostics during the shutdown (lost objects, missed
+    heartbeats), which name no next step, and may end the driver itself (status 1, the status this
+    command returns anyway) once its plasma connection breaks; the diagnostics still reach Ray's log
+    files, so the terminal's stdout/stderr are parked on /dev/null meanwhile and restored afterwards."""
+    import os
+
+    import ray
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        ray.shutdown()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def ray_lost_message(summary: dict[str, Any], out: Path) -> str:
+    """The one line a run whose Ray stopped under it ends with: what is kept and how to go on."""
+    done = summary["tasks_done_before"] + summary["tasks_run"]
+    return (f"error: Ray stopped mid-run ({summary['ray_lost']}); {done}/{summary['tasks_total']} tasks finished "
+            f"and are kept in {out}; re-run the same command to resume the other "
+            f"{summary['tasks_total'] - done}")
+
+
+def _local_ray_lost() -> str | None:
+    """Why the local Ray this driver started is gone (its raylet process exited), else None.
+    Ray's own processes are looked at through its private ``Node`` (no public API tells this);
+    a driver that joined a cluster gets None and relies on the tasks' errors."""
+    try:
+        import ray
+        from ray._private import ray_constants
+
+        node = ray._private.worker._global_node
+        infos = node.all_processes.get(ray_constants.PROCESS_TYPE_RAYLET) if node is not None else None
+        if infos and all(info.process.poll() is not None for info in infos):
+            return "this node's raylet died"
+    except Exception:  # noqa: BLE001 - a Ray without these internals: rely on the tasks' errors
+        return None
+    return None
+
+
+def _ray_lost(exc: BaseException) -> str | None:
+    """Why Ray as a whole is gone for this driver (its node's raylet died: a killed agent takes the
+    raylet with it), or None for the failure of one task (which Ray retries or we report)."""
+    import ray
+
+    if isinstance(exc, ray.exceptions.LocalRayletDiedError):
+        return "this node's raylet died"
+    return None
 
 
 class _RunMetrics:
@@ -528,7 +624,8 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
     """Submit every pending task, write each result as it completes, and measure the overhead
     (filled into ``summary``, also when interrupted)."""
     import ray
-    from tqdm import tqdm
+
+    from ssnenas.progress import progress_bar
 
     meta = {"config_sha256": hashlib.sha256(json.dumps({k: run_config[k] for k in IDENTITY_FIELDS},
                                                        sort_keys=True).encode()).hexdigest(),
@@ -540,20 +637,33 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
     nodes: set[str] = set()
     failures: list[str] = []
     n_run = 0
-    bar = tqdm(total=total, initial=n_before, unit="task", desc="benchmark", disable=not config.progress,
-               dynamic_ncols=True, file=sys.stderr)
+    bar = progress_bar(total=total, initial=n_before, unit="task", desc="benchmark", enabled=config.progress)
     interrupted = False
     try:
         while pending:
-            ready, rest = ray.wait(list(pending), num_returns=1)
-            if rest:
-                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
-                ready += more
+            if summary.get("ray_lost"):
+                # Ray is gone: keep the results already back in this process, then stop (each other
+                # task would fail the same way; one line at the end says so, not one line a task).
+                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+                pending = {ref: pending[ref] for ref in ready}
+            else:
+                ready, rest = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                if not ready:  # nothing in a second: is there still a Ray to wait for?
+                    summary["ray_lost"] = _local_ray_lost()
+                    continue
+                if rest:
+                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                    ready += more
             for ref in ready:
                 spec = pending.pop(ref)
                 try:
                     table = ray.get(ref)
                 except ray.exceptions.RayError as exc:
+                    lost = _ray_lost(exc)
+                    if lost or summary.get("ray_lost"):
+                        summary["ray_lost"] = summary.get("ray_lost") or lost
+                        monitor.finished(spec["algorithm"], None)
+                        continue
                     cause = getattr(exc, "cause", None) or exc
                     msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
                     failures.append(f"trial {spec['trial']} {spec['algorithm']}: {type(cause).__name__}: {msg}")
@@ -581,7 +691,7 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
         wall = time.perf_counter() - t0
         overhead = (1.0 - search_sum / (wall * workers)) if n_run else None
         summary.update({
-            "complete": not failures and not interrupted and not pending,
+            "complete": not failures and not interrupted and not pending and not summary.get("ray_lost"),
             "tasks_run": n_run, "tasks_failed": len(failures), "failures": failures,
             "wall_time_s": round(wall, 3), "workers": workers,
             "sum_search_time_s": round(search_sum, 3), "sum_task_wall_time_s": round(wall_sum, 3),
@@ -615,15 +725,15 @@ def _parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts")
+    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (also nasbench_101, nb101, ...)")
     p.add_argument("--data", required=True, type=Path, metavar="DIR",
-                   help="prepared store folder (`ssnenas data prepare`) of that space")
+                   help="prepared store folder of that space (experiments.prepare_tables or `ssnenas data prepare`)")
     p.add_argument("--dataset", default=None, help="select the store when DIR holds several")
     p.add_argument("--algos", required=True, nargs="+", metavar="ALGO",
                    help="random, rea, bananas, npenas-np, npenas-bo, npenas-ssrl, npenas-ssccl (+ -fixed)")
     p.add_argument("--trials", required=True, type=int, help="paired trials per algorithm (paper: 600)")
     p.add_argument("--budget", required=True, type=int, help="queries per search (paper: 150 NB101, 100 NB201)")
-    p.add_argument("--seed", type=int, default=0, help="base seed; task seeds are derived and recorded")
+    p.add_argument("--seed", type=int, default=0, help="base seed (default 0); task seeds are derived and recorded")
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (resumed if it exists)")
     p.add_argument("--address", default=None,
                    help="join a running Ray cluster ('auto' or HOST:PORT); default: start a local Ray")
@@ -637,7 +747,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--initial-sampling", choices=INITIAL_SAMPLING, default="store",
                    help="initial archs uniform over the store's rows (default, as the searchers sample) "
                         "or from the space's sampler")
-    p.add_argument("--max-retries", type=int, default=3, help="retries of a task whose worker/node dies")
+    p.add_argument("--max-retries", type=int, default=3, help="retries of a task whose worker/node dies (default 3)")
     p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -654,6 +764,12 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
 
 def _command(args: argparse.Namespace) -> int:
     summary = run_benchmark(config_from_args(args))
+    if summary.get("already_complete"):
+        print(f"{args.out}: all {summary['tasks_total']} tasks are already done; nothing to run "
+              f"(`ssnenas report {args.out}` shows the results)")
+        return 0
+    if summary.get("ray_lost"):
+        return 1  # its one line is printed by run_benchmark
     share = summary.get("overhead_share")
     print(f"{summary['tasks_done_before'] + summary['tasks_run']}/{summary['tasks_total']} tasks done "
           f"({summary['tasks_run']} now, {summary['tasks_done_before']} before) in {summary['wall_time_s']:.1f} s "

@@ -1,13 +1,13 @@
-"""``ssnenas retrain`` and ``ssnenas evaluate``: the final DARTS retraining with Ray Train (§8).
+"""``ssnenas retrain`` and ``ssnenas evaluate``: the final DARTS retraining with Ray Train.
 
 ``retrain`` trains one genotype on the full training split with the DARTS evaluation protocol
-(:meth:`ssnenas.darts.train.TrainConfig.retrain`: 600 epochs, C 36, 20 cells, cutout 16 (half
+(DARTS, arXiv 1806.09055, as used by NPENAS and SSNENAS: 600 epochs, C 36, 20 cells, cutout 16 (half
 the image side: 4 on digits), auxiliary 0.4,
 drop-path 0.2 ramped linearly, batch 96 per worker) under ``TorchTrainer``: one DDP worker per GPU (CPU
 workers with gloo where there is none), each on its own shard of the images. Every epoch rank 0
 reports its metrics with a checkpoint (``trainer.pt``); re-running the same command on the same
 ``--out`` resumes from the last checkpoint (Ray Train resumes a run by name and storage path). The test accuracy is measured
-once, at the last epoch (never best-by-test, §10 item 10); the seed is ``--seed`` (not fixed to 1).
+once, at the last epoch (never the best test accuracy over epochs); the seed is ``--seed`` (not fixed to 1).
 
 ``evaluate`` loads such a checkpoint (or RUN folder) and prints the test accuracy of its weights.
 """
@@ -185,27 +185,48 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The defaults of :meth:`ssnenas.darts.train.TrainConfig.retrain` that ``--help`` shows, spelled out
+#: so that building the parser does not import torch (a test checks they agree).
+RETRAIN_HELP_DEFAULTS = {"epochs": 600, "channels": 36, "layers": 20, "batch_size": 96, "seed": 0, "cutout": 16,
+                         "drop_path": 0.2, "auxiliary_weight": 0.4, "lr": 0.025}
+
+
 def register_cli(subparsers: Any) -> None:
     """Add ``ssnenas retrain`` and ``ssnenas evaluate``."""
+    from ssnenas.cli import plain
+
+    doc = plain(__doc__.strip())
     p = subparsers.add_parser("retrain", help="final DARTS retraining with Ray Train (DDP)",
-                              description=__doc__.split("\n\n")[0])
+                              description=doc.split("\n\n``evaluate``")[0].split("\n\nevaluate")[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--genotype", required=True, help="a DARTS Genotype(...) string")
-    p.add_argument("--data", default="digits", help="digits or cifar10:PATH")
+    p.add_argument("--data", default="digits", help="digits (default) or cifar10:PATH")
     p.add_argument("--download", action="store_true", help="fetch CIFAR-10 into the cifar10:PATH folder first")
-    p.add_argument("--out", required=True)
-    for name, typ in (("epochs", int), ("channels", int), ("layers", int), ("batch-size", int), ("seed", int),
-                      ("cutout", int), ("drop-path", float), ("auxiliary-weight", float), ("lr", float)):
-        p.add_argument(f"--{name}", type=typ, default=None)
-    p.add_argument("--no-auxiliary", action="store_true")
-    p.add_argument("--bf16", action="store_true", default=None)
+    p.add_argument("--out", required=True, help="run folder; re-running the same command resumes from it")
+    defaults = RETRAIN_HELP_DEFAULTS
+    for name, typ, what in (("epochs", int, "training epochs"), ("channels", int, "initial channels C"),
+                            ("layers", int, "cells in the network"), ("batch-size", int, "images per step per worker"),
+                            ("seed", int, "seed of the initialisation and data order"),
+                            ("cutout", int, "cutout square side in pixels (0: off; halved on digits' small images)"),
+                            ("drop-path", float, "drop-path probability, ramped linearly over the epochs"),
+                            ("auxiliary-weight", float, "weight of the auxiliary head's loss"),
+                            ("lr", float, "initial SGD learning rate (cosine schedule)")):
+        key = name.replace("-", "_")
+        p.add_argument(f"--{name}", type=typ, default=None, help=f"{what} (default {defaults[key]})")
+    p.add_argument("--no-auxiliary", action="store_true", help="train without the auxiliary head")
+    p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast (on GPUs that have it)")
     p.add_argument("--workers", type=int, default=None, help="DDP workers (default: the GPUs, or 1 CPU worker)")
-    p.add_argument("--address", default=None)
-    p.add_argument("--num-cpus", type=int, default=None)
+    p.add_argument("--address", default=None,
+                   help="join a running Ray cluster ('auto' or HOST:PORT); default: start a local Ray")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
     p.set_defaults(func=_retrain_command)
-    e = subparsers.add_parser("evaluate", help="test accuracy of a retrained DARTS checkpoint")
+    e = subparsers.add_parser("evaluate", help="test accuracy of a retrained DARTS checkpoint",
+                              description="Test accuracy (%) of the weights in a `ssnenas retrain` checkpoint "
+                                          "on the test split of its data (or of --data).")
     e.add_argument("--checkpoint", required=True, help="trainer.pt or a `ssnenas retrain` --out folder")
     e.add_argument("--data", default=None, help="digits or cifar10:PATH (default: the checkpoint's data)")
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--json", action="store_true",
+                   help="print JSON: test_acc, epoch, genotype, params, flops, checkpoint, data")
     e.set_defaults(func=_evaluate_command)
 
 

@@ -62,9 +62,12 @@ def prepare_all(shared: Path, out: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, default=None, help="default: data_home()/shared")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--shared", type=Path, default=Path("../shared/data"),
+                        help="folder holding nasbench201/, nasbench101/ and darts/ (default ../shared/data)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="root of the store folders, one per table (default: $SSNENAS_DATA/shared, else "
+                             f"~/.cache/ssnenas/shared; here {data_home() / 'shared'})")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     try:
         summary = prepare_all(args.shared, args.out or data_home() / "shared")

@@ -63,7 +63,7 @@ def test_only108_every_field(tmp_path, interleave):
     assert store.keys.tolist() == [h for h, _, _ in REAL_MODELS]  # file order of first appearance
     assert store.metadata["source_fingerprint"] == hashlib.sha256(src.read_bytes()).hexdigest()
     assert store.metadata["epoch_budgets"] == [108]
-    assert store.metadata["source"] == "nasbench_only108.tfrecord"
+    assert store.metadata["source"] == str(src.resolve())  # absolute: a relative path means nothing later
     for i, (h, adj, ops) in enumerate(REAL_MODELS):
         row = store.row(h)
         runs = models[i].runs[108]

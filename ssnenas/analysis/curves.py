@@ -1,4 +1,5 @@
-"""Best-so-far curves of benchmark runs and their across-trial statistics (algorithms.md §5.3, §6).
+"""Best-so-far curves of benchmark runs and their across-trial statistics, as in the NPENAS paper's
+closed-domain experiments (arXiv 2003.12857).
 
 For a trial's queries in evaluation order and a checkpoint q (10, 20, ... up to the budget):
 
@@ -7,8 +8,8 @@ For a trial's queries in evaluation order and a checkpoint q (10, 20, ... up to 
 
 (the original's ``compute_best_test_losses``, on accuracies). A trial with fewer than q queries
 (a searcher that ran out of new architectures) contributes its value after its last query; a trial
-with more (REA evaluates budget+1) is cut at q, so no reshape to (-1, 10) is ever needed
-(§10 bug 22).
+with more (REA evaluates budget+1) is cut at q, so no reshape to (-1, 10) is ever needed (the
+original code's reshape breaks on such trials).
 
 Statistics per checkpoint over the n trials of one algorithm: mean, ``std`` (population, ddof=0,
 as numpy and the original plots), ``sem`` = sample std (ddof=1) / sqrt(n) (0 for n = 1), and the

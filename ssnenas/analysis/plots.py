@@ -1,8 +1,11 @@
-"""The paper's closed-domain plot (algorithms.md §6, ERRORBAR): mean error of the best-by-validation
-architecture vs the number of queried architectures, with asymmetric bars [mean - P30, P70 - mean].
+"""The closed-domain plot of the NPENAS paper (arXiv 2003.12857): the test accuracy of the
+best-by-validation architecture vs the number of queried architectures, mean over trials with
+bars from the 30th to the 70th percentile (P30-P70) of the trials.
 
-Error = 100 - accuracy, of the test accuracy when the store has one, else of the best validation
-accuracy (the y label says which). ``bars="sem"`` draws ±SEM instead (§11 item 9).
+It shows accuracy, as ``ssnenas report`` prints it (the paper plots the error, 100 - accuracy: the
+same curves upside down), of the test accuracy when the store has one, else of the best
+validation accuracy (the y label says which); ``bars="sem"`` draws mean ± SEM instead. The x-axis
+label says what the markers and the bars are.
 
 The bars are drawn as the interval [P30, P70] itself, not as lengths around the mean: when many
 trials reach the same architecture (e.g. the NB201 optimum) the mean can fall outside [P30, P70],
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +40,14 @@ def save_png(fig, path: str | os.PathLike, *, dpi: int | None = None) -> Path:
     return path
 
 
+#: What the bars are, as the figure's note says it.
+BAR_LABELS = {"p30p70": "bars: 30th to 70th percentile over trials (P30-P70)",
+              "sem": "bars: mean ± standard error of the mean over trials (SEM)"}
+
+
 def error_bars(errors: np.ndarray, bars: str = "p30p70") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(mean, low, high)`` per column of a ``[trials, Q]`` error matrix: the bar spans [low, high]."""
+    """``(mean, low, high)`` per column of a ``[trials, Q]`` matrix (of accuracies or errors): the
+    bar spans [low, high]."""
     mean = errors.mean(axis=0)
     if bars == "p30p70":
         return mean, np.percentile(errors, 30, axis=0), np.percentile(errors, 70, axis=0)
@@ -48,33 +58,65 @@ def error_bars(errors: np.ndarray, bars: str = "p30p70") -> tuple[np.ndarray, np
     raise InputError(f"--bars {bars!r}: choose one of {', '.join(BARS)}")
 
 
+Series = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]  # queries, mean, low, high, trials
+
+
 def plot_errorbar(curves: dict[str, AlgorithmCurves], out: str | os.PathLike, *, title: str = "",
                   bars: str = "p30p70") -> Path:
-    """Write the ERRORBAR plot of ``curves`` (algorithms in the dict's order) to ``out`` (PNG)."""
+    """Write the plot of ``curves`` (algorithms in the dict's order) to ``out`` (PNG)."""
+    use_test = any(c.has_test for c in curves.values())
+    series: dict[str, Series] = {}
+    for name, c in curves.items():
+        acc = c.test_of_best_val if use_test else c.best_val
+        if acc.shape[0]:
+            series[name] = (np.asarray(c.queries), *error_bars(acc, bars), int(acc.shape[0]))
+    return _draw(series, out, use_test=use_test, title=title, bars=bars)
+
+
+def plot_report(report: dict[str, Any], out: str | os.PathLike, *, title: str = "",
+                bars: str = "p30p70") -> Path:
+    """The same plot from a benchmark report (``ssnenas report --json``, e.g. a committed one),
+    whose per-checkpoint mean, P30, P70 and SEM are all it needs."""
+    if bars not in BARS:
+        raise InputError(f"--bars {bars!r}: choose one of {', '.join(BARS)}")
+    use_test = bool(report.get("has_test"))
+    metric = "test_acc_of_best_val" if use_test else "best_val_acc"
+    series: dict[str, Series] = {}
+    for name, e in report["algorithms"].items():
+        if not e.get("num_trials"):
+            continue
+        mean = np.asarray(e[f"mean_{metric}"], dtype=np.float64)
+        if bars == "p30p70":
+            lo, hi = (np.asarray(e[f"{s}_{metric}"], dtype=np.float64) for s in ("p30", "p70"))
+        else:
+            sem = np.asarray(e[f"sem_{metric}"], dtype=np.float64)
+            lo, hi = mean - sem, mean + sem
+        series[name] = (np.asarray(e["queries"]), mean, lo, hi, int(e["num_trials"]))
+    return _draw(series, out, use_test=use_test, title=title, bars=bars)
+
+
+def _draw(series: dict[str, Series], out: str | os.PathLike, *, use_test: bool, title: str, bars: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    use_test = any(c.has_test for c in curves.values())
+    if bars not in BARS:
+        raise InputError(f"--bars {bars!r}: choose one of {', '.join(BARS)}")
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     try:
-        for i, (name, c) in enumerate(curves.items()):
-            acc = c.test_of_best_val if use_test else c.best_val
-            if acc.shape[0] == 0:
-                continue
-            mean, lo, hi = error_bars(100.0 - acc, bars)
-            x = c.queries + (i - (len(curves) - 1) / 2) * 0.6  # small offsets keep overlapping bars readable
-            (line,) = ax.plot(x, mean, marker="o", markersize=3, linewidth=1.2, label=f"{name} (n={acc.shape[0]})")
+        for i, (name, (queries, mean, lo, hi, n)) in enumerate(series.items()):
+            x = queries + (i - (len(series) - 1) / 2) * 0.6  # small offsets keep overlapping bars readable
+            (line,) = ax.plot(x, mean, marker="o", markersize=3, linewidth=1.2, label=f"{name} (n={n})")
             ax.errorbar(x, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="none", ecolor=line.get_color(), capsize=4,
                         linewidth=1.0)
-        ax.set_xlabel("number of samples")
-        ax.set_ylabel("testing error of best neural net (%)" if use_test
-                      else "validation error of best neural net (%)")
+        ax.set_xlabel(f"number of architectures queried\n(markers: mean over trials; {BAR_LABELS[bars]})")
+        ax.set_ylabel("test accuracy of the best-by-validation\narchitecture (%)" if use_test
+                      else "best validation accuracy (%)")
         if title:
             ax.set_title(title)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="best")
         fig.tight_layout()
     except BaseException:
         plt.close(fig)

@@ -54,6 +54,23 @@ def _algorithm_entry(c: AlgorithmCurves, has_test: bool) -> dict[str, Any]:
     return entry
 
 
+def read_report_json(path: str | os.PathLike) -> dict[str, Any]:
+    """A benchmark report saved by ``ssnenas report RUN --json`` (e.g. the committed ones under
+    experiments/results/benchmark), checked to be one."""
+    import json
+
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable report JSON ({exc}); pass a run folder or the output of "
+                         "`ssnenas report RUN --json`") from None
+    if not isinstance(report, dict) or report.get("kind") != "benchmark" or not isinstance(
+            report.get("algorithms"), dict):
+        raise InputError(f"{path}: not a benchmark report (`ssnenas report RUN --json` output); pass a run folder "
+                         "or such a file")
+    return report
+
+
 def build_report(run: str | os.PathLike) -> dict[str, Any]:
     """The JSON report of ``run`` (see ``ssnenas report --help`` for the fields)."""
     config, curves = load_curves(run)
@@ -76,9 +93,13 @@ def build_report(run: str | os.PathLike) -> dict[str, Any]:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """A plain-text table: per algorithm and checkpoint, mean ± std [P30, P70] of each metric."""
+    """A plain-text table: per algorithm and checkpoint, mean ± std [P30, P70] of each metric, under
+    a header line that says so."""
     lines = [f"run {report['run']}: {report['space']} / {report['dataset']}, budget {report['budget']}, "
-             f"{report['trials']} trials, seed {report['seed']}"]
+             f"{report['trials']} trials, seed {report['seed']}",
+             "each cell: mean ± std [P30, P70] over an algorithm's trials at that number of queried "
+             "architectures, in % (std: standard deviation over trials, not the standard error; P30, P70: "
+             "30th and 70th percentiles)"]
     metrics = [("best_val_acc", "best val acc %")]
     if report["has_test"]:
         metrics.append(("test_acc_of_best_val", "test acc of best val %"))

@@ -1,4 +1,4 @@
-"""``ssnenas`` command line.
+"""The ssnenas command line: neural architecture search with NPENAS / SSNENAS predictors on Ray.
 
 Each sub-module registers its sub-commands through ``register(subparsers)``; a command's handler is
 stored as ``func`` on the parsed namespace and returns an exit status. Commands that live above the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from importlib.metadata import entry_points
 from typing import Any, Callable
@@ -21,10 +22,22 @@ COMMAND_MODULES = ("data", "pretrain", "predictor_study", "report")
 ENTRY_POINT_GROUP = "ssnenas.commands"
 
 
+EPILOG = ("Papers: NPENAS, arXiv 2003.12857; SSNENAS (SS-RL, SS-CCL), arXiv 2011.00186. "
+          "`ssnenas COMMAND --help` describes each command; the project README has worked examples.")
+
+_ROLES = re.compile(r":(?:class|func|meth|mod|attr|data|obj):`~?(?:[\w.]+\.)?([^`]+)`")
+
+
+def plain(doc: str | None) -> str:
+    """``doc`` (a reST docstring) as plain help text: ``x`` -> x, :func:`a.b.f` -> f."""
+    text = _ROLES.sub(r"\1", doc or "")
+    return text.replace("``", "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ssnenas import __version__
 
-    parser = argparse.ArgumentParser(prog="ssnenas", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ssnenas", description=plain(__doc__.splitlines()[0]), epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"ssnenas {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -49,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 def add_command(subparsers: Any, name: str, *, help: str, doc: str | None,
                 add_arguments: Callable[[argparse.ArgumentParser], None],
                 func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-    """Register sub-command ``name`` whose description is the first paragraph of ``doc`` (a module's)."""
-    p = subparsers.add_parser(name, help=help, description=(doc or "").split("\n\n")[0],
+    """Register sub-command ``name`` whose description is the first paragraph of ``doc`` (a module's),
+    shown as plain text."""
+    p = subparsers.add_parser(name, help=help, description=plain((doc or "").split("\n\n")[0]),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     p.set_defaults(func=func)

@@ -1,4 +1,4 @@
-"""``ssnenas predictor-study``: rank correlation of GIN predictors vs training-set size (algorithms.md §7).
+"""``ssnenas predictor-study``: rank correlation of GIN predictors vs training-set size (SSNENAS, arXiv 2011.00186).
 
     ssnenas predictor-study --space nasbench201 --data STORE --predictors gin ss-rl=rl.pt ss-ccl=ccl.pt \\
         --train-sizes 20 50 100 150 200 --repeats 20 --seed 0 --out study/ [--json]
@@ -16,9 +16,12 @@ import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from ssnenas.cli import plain
+
     p = subparsers.add_parser("predictor-study", help="Kendall tau / Spearman rho of GIN predictors vs "
-                              "training-set size (supervised, SS-RL, SS-CCL)", description=__doc__.splitlines()[0])
-    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (nb101/nb201/nb301)")
+                              "training-set size (supervised, SS-RL, SS-CCL)", description=plain(__doc__.strip()),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (also nasbench_101, nasbench_201, nb101, nb201, nb301)")
     p.add_argument("--data", required=True, help="prepared benchmark store (folder or .parquet)")
     p.add_argument("--dataset", default=None, help="which store of a --data folder holding several")
     p.add_argument("--predictors", nargs="+", required=True, metavar="P",
@@ -32,13 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=300,
                    help="fine-tuning epochs (default 300, the largest of the original epoch sweep)")
     p.add_argument("--lr", nargs="+", action="extend", default=None, metavar="NAME=VALUE",
-                   help="override the lr of a predictor name or kind (defaults: algorithms.md §7 table; "
-                        "darts uses the nasbench101 values)")
+                   help="override the lr of a predictor name or kind (defaults: gin 5e-3 on nasbench101/darts, 1e-3 "
+                        "on nasbench201; ss-rl 5e-4 on nasbench101/darts, 1e-3 on nasbench201; ss-ccl 5e-3)")
     p.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
     p.add_argument("--weight-decay", type=float, default=1e-4, help="coupled L2 (default 1e-4)")
     p.add_argument("--schedule", choices=("cosine", "legacy"), default="cosine",
-                   help="per-step cosine over the true step count (default) or the original CosineLR (§10.2)")
-    p.add_argument("--bias-lr-2x", action="store_true", help="original 2x lr / no decay for biases (§10.4)")
+                   help="per-step cosine over the true step count (default) or the original code's CosineLR")
+    p.add_argument("--bias-lr-2x", action="store_true", help="as the original code: biases get 2x the lr and no weight decay")
     p.add_argument("--target", default="val_acc", help="store column to predict (default val_acc, percent)")
     p.add_argument("--baseline", default="gin", help="predictor the paired tests compare against (default gin)")
     p.add_argument("--group-size", type=int, default=0,

@@ -1,8 +1,11 @@
-"""``ssnenas pretrain ss-rl|ss-ccl``: self-supervised pre-training of the GIN encoder.
+"""``ssnenas pretrain ss-rl|ss-ccl``: self-supervised pre-training of the GIN encoder (SSNENAS, arXiv 2011.00186).
 
-Defaults come from algorithms.md: SS-RL §3 (lr/epochs per space, batch 64, 90 % split, seed 3344),
-SS-CCL §4.3 (N, M, S, K presets per space, lr 5e-3, 300 epochs, tau 0.07, margin 0, m 0.5, seed 444).
-Re-running the same command after an interruption continues at the next epoch of ``--out``.
+SS-RL regresses the normalised graph edit distance of architecture pairs; SS-CCL is central
+contrastive learning (the paper's Algorithm 1). Defaults follow the paper and its published code:
+SS-RL lr/epochs per space (nasbench101 5e-4/300, nasbench201 1e-4/1000, darts 5e-4/300), batch 64,
+90 % training split, seed 3344; SS-CCL (N, M, S, K) presets per space, lr 5e-3, 300 epochs, tau 0.07,
+margin 0, m 0.5, seed 444. Re-running the same command after an interruption continues at the next
+epoch of --out.
 """
 
 from __future__ import annotations
@@ -11,56 +14,69 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from ssnenas.cli import plain
+
     p = subparsers.add_parser("pretrain", help="self-supervised pre-training (SS-RL, SS-CCL)",
-                              description=__doc__.splitlines()[0])
+                              description=plain(__doc__.strip()),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="method", metavar="METHOD")
 
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (nb101/nb201/nb301)")
+    def common(q: argparse.ArgumentParser, epochs_help: str, lr_help: str, seed_help: str) -> None:
+        q.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (also nasbench_101, nasbench_201, nb101, nb201, nb301)")
         q.add_argument("--data", help="prepared benchmark store (folder or .parquet); darts samples its "
                                       "architectures instead when omitted")
         q.add_argument("--dataset", help="which store of a --data folder holding several (e.g. cifar10-valid)")
         q.add_argument("--num-archs", type=int, default=None,
-                       help="darts without --data: number of sampled architectures (default 50000, §1.3)")
+                       help="darts without --data: number of sampled architectures (default 50000, the paper's)")
         q.add_argument("--out", required=True, help="checkpoint file; rewritten every epoch, resumed if present")
-        q.add_argument("--epochs", type=int, default=None)
-        q.add_argument("--lr", type=float, default=None)
-        q.add_argument("--seed", type=int, default=None)
-        q.add_argument("--width", type=int, default=32, help="GIN width (default 32, §2)")
-        q.add_argument("--layers", type=int, default=3, help="GIN layers (default 3, §2)")
+        q.add_argument("--epochs", type=int, default=None, help=epochs_help)
+        q.add_argument("--lr", type=float, default=None, help=lr_help)
+        q.add_argument("--seed", type=int, default=None, help=seed_help)
+        q.add_argument("--width", type=int, default=32, help="GIN hidden width (default 32, as NPENAS's GIN)")
+        q.add_argument("--layers", type=int, default=3, help="GIN layers (default 3, as NPENAS's GIN)")
         q.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
         q.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    rl = sub.add_parser("ss-rl", help="regress the normalised GED of architecture pairs (§3)")
-    common(rl)
+    rl = sub.add_parser("ss-rl", help="regress the normalised graph edit distance of architecture pairs",
+                        description="SS-RL pre-training (SSNENAS, arXiv 2011.00186): the GIN encoder learns "
+                                    "to regress the normalised graph edit distance of architecture pairs.")
+    common(rl, "epochs (default per space: nasbench101 300, nasbench201 1000, darts 300)",
+           "learning rate (default per space: nasbench101 5e-4, nasbench201 1e-4, darts 5e-4)",
+           "seed of the split, pairs and initialisation (default 3344, the original SS-RL seed)")
     rl.add_argument("--batch-size", type=int, default=64, help="pairs per step (default 64)")
     rl.add_argument("--train-fraction", type=float, default=0.9, help="training split (default 0.9)")
     rl.add_argument("--split", choices=("random", "legacy"), default="random",
-                    help="random split for --seed (default; fixes §10.13) or legacy first/last key order")
+                    help="random split drawn from --seed (default) or the original code's first/last key order")
     rl.add_argument("--schedule", choices=("cosine", "legacy"), default="cosine",
                     help="per-step cosine over the true step count (default) or the original CosineLR")
-    rl.add_argument("--bias-lr-2x", action="store_true", help="original 2x lr / no decay for biases (§10.4)")
+    rl.add_argument("--bias-lr-2x", action="store_true",
+                    help="as the original code: biases get 2x the lr and no weight decay")
     rl.set_defaults(func=_run_ssrl)
 
-    ccl = sub.add_parser("ss-ccl", help="central contrastive learning, Algorithm 1 (§4)")
-    common(ccl)
-    ccl.add_argument("--preset", default="readme", help="(N, M, S, K) preset: readme (every space) or "
-                                                         "paper (nasbench101: 140000/140000/1000/139800)")
-    ccl.add_argument("--batch-size", type=int, default=None, help="N, archs mined together")
-    ccl.add_argument("--train-samples", type=int, default=None, help="M, anchors per batch")
-    ccl.add_argument("--batch-step", type=int, default=None, help="S, anchors per optimiser step")
-    ccl.add_argument("--min-negative-size", type=int, default=None, help="K, negatives per anchor")
+    ccl = sub.add_parser("ss-ccl", help="central contrastive learning (the paper's Algorithm 1)",
+                         description="SS-CCL pre-training (SSNENAS, arXiv 2011.00186, Algorithm 1): central "
+                                     "contrastive learning of the GIN encoder; positives and negatives are "
+                                     "mined by graph edit distance.")
+    common(ccl, "epochs (default 300)", "learning rate (default 5e-3)",
+           "seed of the batches, anchors and initialisation (default 444, the original SS-CCL seed)")
+    ccl.add_argument("--preset", default="readme", help="(N, M, S, K) preset: readme (default; nasbench101 40000/20000/1000/39850, "
+                                                         "nasbench201 10000/5000/1000/9850, darts 10000/4000/500/9900) "
+                                                         "or paper (nasbench101 only: 140000/140000/1000/139800)")
+    ccl.add_argument("--batch-size", type=int, default=None, help="N, archs mined together (default: the preset's)")
+    ccl.add_argument("--train-samples", type=int, default=None, help="M, anchors per batch (default: the preset's)")
+    ccl.add_argument("--batch-step", type=int, default=None, help="S, anchors per optimiser step (default: the preset's)")
+    ccl.add_argument("--min-negative-size", type=int, default=None, help="K, negatives per anchor (default: the preset's)")
     ccl.add_argument("--margin", type=float, default=0.0, help="mu (default 0, the published run)")
     ccl.add_argument("--temperature", type=float, default=0.07, help="tau (default 0.07)")
     ccl.add_argument("--center-weight", type=float, default=0.5,
                      help="m; the loss adds m * R / 2, so 0.5 gives the code's effective 0.25 (default 0.5)")
     ccl.add_argument("--dim", type=int, default=8, help="projection width (default 8)")
-    ccl.add_argument("--workers", type=int, default=1, help="Ray Train workers (DDP); 1 runs in-process")
+    ccl.add_argument("--workers", type=int, default=1, help="Ray Train workers (DDP); 1 (default) runs in-process")
     ccl.add_argument("--use-gpu", action="store_true",
                      help="run under Ray Train with one GPU per worker (a single local GPU needs only --device)")
     ccl.add_argument("--ray-storage", default=None, help="Ray Train storage_path (default ~/ray_results)")
     ccl.add_argument("--chunk-elems", type=int, default=1 << 22,
-                     help="anchor x batch distances materialised at once (memory bound)")
+                     help="anchor x batch distances materialised at once (default 4194304; lower it when memory is short)")
     ccl.set_defaults(func=_run_ccl)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 

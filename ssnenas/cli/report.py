@@ -1,10 +1,15 @@
-"""Statistics and the error-bar plot of a run folder.
+"""Statistics and plots of a run folder: a benchmark run or a DARTS search.
 
     ssnenas report RUN [--json] [--plot PNG] [--bars p30p70|sem]
 
-Per algorithm and every 10 queries: mean, std, SEM, P30 and P70 over trials of the best validation
-accuracy and of the test accuracy of the best-by-validation architecture (null without a test
-column). The PNG (default ``RUN/report.png``) is the paper's ERRORBAR plot.
+For a benchmark run (``ssnenas benchmark --out RUN``), per algorithm and every 10 queries: mean,
+standard deviation (std), standard error of the mean (SEM), 30th and 70th percentiles (P30, P70)
+over trials of the best validation accuracy and of the test accuracy of the best-by-validation
+architecture (null without a test column). The PNG (default ``RUN/report.png``) is the NPENAS
+paper's error-bar plot of that test accuracy (arXiv 2003.12857).
+
+RUN may also be a benchmark report saved with --json (such as experiments/results/benchmark/*.json):
+its table is printed and its plot drawn (default: the same name with .png), no run folder needed.
 
 For a DARTS search folder (``ssnenas search --out RUN``) it reports the candidates instead:
 ``{"candidates": [{"genotype", "val_acc", "params", "flops", "train_time", ...}], "best": {...}}``,
@@ -22,17 +27,21 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add ``ssnenas report`` to the top-level parser."""
+    from ssnenas.cli import plain
+
     p = subparsers.add_parser("report", help="tables and plots of a benchmark run or a DARTS search",
-                              description=__doc__.splitlines()[0],
+                              description=plain(__doc__.strip()),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", type=Path, metavar="RUN", help="the --out folder of a run")
+    p.add_argument("run", type=Path, metavar="RUN",
+                   help="the --out folder of a benchmark run or a DARTS search, or a saved benchmark report .json")
     p.add_argument("--json", action="store_true",
-                   help='print {"algorithms": {NAME: {"queries": [...], "mean_best_val_acc": [...], ...}}}')
+                   help='print JSON: benchmark {"algorithms": {NAME: {"queries": [...], "mean_best_val_acc": '
+                        '[...], ...}}}; DARTS search {"candidates": [...], "best": {...}}')
     p.add_argument("--plot", type=Path, default=None, metavar="PNG",
-                   help="where to write the error-bar plot (default RUN/report.png)")
+                   help="where to write the plot (default RUN/report.png; for a .json, the same name with .png)")
     p.add_argument("--no-plot", action="store_true", help="do not write the plot")
     p.add_argument("--bars", choices=("p30p70", "sem"), default="p30p70",
-                   help="error bars: mean-P30 / P70-mean (the paper's) or ±SEM")
+                   help="benchmark plot's error bars: P30 to P70 (default, the NPENAS paper's) or mean ± SEM")
     p.set_defaults(func=_report)
 
 
@@ -56,18 +65,19 @@ def _report(args: argparse.Namespace) -> int:
 
     if _run_kind(args.run) == SEARCH_KIND:
         return _search_report(args)
-    from ssnenas.analysis.plots import plot_errorbar
-    from ssnenas.analysis.report import build_report, format_table, load_curves
+    from ssnenas.analysis.plots import plot_report
+    from ssnenas.analysis.report import build_report, format_table, read_report_json
 
-    report = build_report(args.run)
+    saved = args.run.is_file() and args.run.suffix == ".json"
+    report = read_report_json(args.run) if saved else build_report(args.run)
     if args.json:
         print(json.dumps(report, sort_keys=True, indent=1))
     else:
         print(format_table(report))
     if not args.no_plot:
-        _, curves = load_curves(args.run)
         title = f"{report['space']} / {report['dataset']}"
-        out = plot_errorbar(curves, args.plot or Path(args.run) / "report.png", title=title, bars=args.bars)
+        default = args.run.with_suffix(".png") if saved else Path(args.run) / "report.png"
+        out = plot_report(report, args.plot or default, title=title, bars=args.bars)
         if not args.json:
             print(f"plot: {out}", file=sys.stderr)
     return 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -180,10 +179,10 @@ def write_cell(path: Path, cell: dict) -> None:
 def _progress(total_steps: int, enabled: bool):
     """A bar over fine-tuning steps (a cell's cost grows with its step count epochs·⌈n/batch⌉, so
     the ETA holds across training sizes); the postfix counts cells."""
-    from tqdm.auto import tqdm
+    from ssnenas.progress import progress_bar
 
-    return tqdm(total=total_steps, unit="step", unit_scale=True, desc="predictor study",
-                disable=not enabled or total_steps == 0, file=sys.stderr, dynamic_ncols=True)
+    return progress_bar(total=total_steps, unit="step", desc="predictor study",
+                        enabled=enabled and total_steps > 0, unit_scale=True)
 
 
 def _cell_steps(config: StudyConfig, train_size: int) -> int:

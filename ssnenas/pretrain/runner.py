@@ -93,10 +93,11 @@ def _record_epoch(out: str | os.PathLike, ckpt: dict[str, Any], epoch: int, metr
 
 @contextlib.contextmanager
 def progress_bar(total: int, desc: str, enabled: bool):
-    """A tqdm bar over optimiser steps (loss in the postfix, ETA for the rest of the run)."""
-    from tqdm.auto import tqdm
+    """A bar over optimiser steps (loss in the postfix, ETA for the rest of the run) on a terminal;
+    in a log, a plain line a minute instead of every step's redraw (:mod:`ssnenas.progress`)."""
+    from ssnenas.progress import progress_bar as make_bar
 
-    bar = tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True)
+    bar = make_bar(total=total, desc=desc, unit="step", enabled=enabled)
     try:
         yield bar
     finally:

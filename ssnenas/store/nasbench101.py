@@ -1,7 +1,7 @@
 """NAS-Bench-101 converters: the official TFRecord files and the NB101 CSV tables -> a store.
 
 ``val_acc`` / ``test_acc`` are the means over the (three) repeats of the final validation / test
-accuracy at the 108-epoch budget, in percent (algorithms.md §1.1). The full file's other budgets
+accuracy at the 108-epoch budget, in percent. The full file's other budgets
 (4, 12, 36) are kept as ``{train_acc,val_acc,test_acc,training_time}_{e}`` (final, means over
 repeats) plus the same with a ``halfway_`` prefix; ``val_acc_repeats`` / ``test_acc_repeats`` keep
 the three 108-epoch repeats. CSV sources (``nb101_1k.csv`` / ``nb101_500.csv`` layout) carry one
@@ -43,6 +43,9 @@ NUM_REPEATS = 3
 # per (model, budget, repeat): halfway then final {training_time, train_acc, val_acc, test_acc}
 _METRICS = ("training_time", "train_acc", "val_acc", "test_acc")
 _INITIAL_CAPACITY = 1 << 16
+#: Largest record accepted: an official record (hash, budget, adjacency, ops and one run's metrics in
+#: base64) is about 1-2 KB, so 1 MiB is generous and still rejects a non-TFRecord file at once.
+MAX_RECORD_BYTES = 1 << 20
 _CSV_VAL_COLUMNS = ("val_acc_108", "val_acc")
 _CSV_TEST_COLUMNS = ("test_acc_108", "test_acc")
 
@@ -151,7 +154,8 @@ def read_tfrecord(path: str | os.PathLike, *, check_crc: bool = True,
                disable=None if progress is None else not progress, leave=False)
     consumed = 0
     try:
-        for rec_no, payload in enumerate(iter_tfrecord(path, check_crc=check_crc, hasher=hasher)):
+        for rec_no, payload in enumerate(iter_tfrecord(path, check_crc=check_crc, hasher=hasher,
+                                                                   max_record=MAX_RECORD_BYTES)):
             try:
                 parts = payload.split(b'"')
                 if len(parts) != 9:
@@ -404,7 +408,10 @@ def prepare_nasbench101(source: str | os.PathLike, out: str | os.PathLike, *, ch
                      "val_split": "validation, final epoch of the 108-epoch budget, mean over repeats",
                      "test_split": "test, final epoch of the 108-epoch budget, mean over repeats"}
         extra["accuracy_unit"] = "percent"
-        return write_store(folder, benchmark=BENCHMARK, dataset=DATASET, columns=columns, source=source.name,
+        if "num_rows" in columns:  # CSV: rows that prune to an architecture listed earlier are merged
+            extra["num_source_rows"] = int(np.sum(columns["num_rows"]))
+            extra["merged_duplicate_rows"] = extra["num_source_rows"] - len(columns["key"])
+        return write_store(folder, benchmark=BENCHMARK, dataset=DATASET, columns=columns, source=str(source),
                            source_fingerprint=fingerprint, extra_metadata=extra)
 
 

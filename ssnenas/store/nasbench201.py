@@ -14,7 +14,7 @@
 * a CSV with an ``arch`` column and accuracy columns picked by ``val_column`` (default
   ``<dataset>_val_acc``) and ``test_column`` (optional), e.g. the shared ``nb201_200epoch.csv``.
 
-Numbers (algorithms.md §1.2), accuracies in percent:
+Numbers (as NAS-Bench-201, arXiv 2001.00326, defines them), accuracies in percent:
   val  = mean over seeds of ``x-valid`` at the final epoch of the 200-epoch schedule (``'full'`` / hp ``'200'``);
   test = ``ori-test`` for cifar10-valid (CIFAR-10 test set, trained on the train split),
          ``x-test`` for cifar100 and ImageNet16-120;
@@ -464,6 +464,13 @@ def _float_cell(path: Path, row_no: int, column: str, text: str | None, *, allow
     return value
 
 
+def _test_columns(header: list[str], dataset: str) -> list[str]:
+    """CSV columns that look like test accuracies of ``dataset``: ``<dataset>_test...`` or, NB201's
+    convention, of its base dataset (cifar10-valid's test split is cifar10's test set)."""
+    stems = {dataset.lower(), dataset.split("-")[0].lower()}
+    return [c for c in header if "test" in c.lower() and any(c.lower().startswith(f"{stem}_") for stem in stems)]
+
+
 def _nb201_from_csv(path: Path, dataset: str, val_column: str | None, test_column: str | None
                     ) -> tuple[dict[str, list], dict]:
     val_column = val_column or f"{dataset}_val_acc"
@@ -491,6 +498,7 @@ def _nb201_from_csv(path: Path, dataset: str, val_column: str | None, test_colum
                                       "fix the row") from None
     meta = {
         "source_format": "csv",
+        "test_columns_left_out": [] if test_column else _test_columns(header, dataset),
         "val_column": val_column, "test_column": test_column,
         "val_split": val_column, "test_split": test_column,
         "val": f"CSV column {val_column!r} (percent)",

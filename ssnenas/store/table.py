@@ -166,7 +166,7 @@ def write_store(out_dir: Path, *, benchmark: str, dataset: str, columns: dict[st
     meta = {
         "benchmark": benchmark,
         "dataset": dataset,
-        "source": source,
+        "source": str(Path(source).expanduser().resolve()),  # absolute: a relative path means nothing later
         "source_fingerprint": source_fingerprint,
         "converter_version": CONVERTER_VERSION,
         "schema_version": SCHEMA_VERSION,
@@ -216,19 +216,36 @@ def _resolve(path: Path, benchmark: str | None, dataset: str | None) -> tuple[Pa
     if not path.is_dir():
         raise StoreError(f"{path}: no such benchmark store; create it with "
                          "`ssnenas data prepare <benchmark> --source FILE --out DIR`")
-    found = [(p, read_metadata(p)) for p in sorted(path.glob("*.parquet")) if not p.name.startswith(".")]
+    found = list_stores(path)
     if not found:
-        raise StoreError(f"{path}: holds no prepared store (*.parquet); create one with "
-                         "`ssnenas data prepare <benchmark> --source FILE --out DIR`")
+        raise StoreError(f"{path}: holds no prepared store (*.parquet, here or one folder down); create one "
+                         "with `ssnenas data prepare <benchmark> --source FILE --out DIR`")
     chosen = [(p, m) for p, m in found if matches(m)]
-    listing = ", ".join(f"{m.get('benchmark')}/{m.get('dataset')}" for _, m in found)
     if not chosen:
-        raise StoreError(f"{path}: no store for {benchmark or '*'}/{dataset or '*'} (it holds {listing}); "
-                         "pick one with --benchmark/--dataset")
+        raise StoreError(f"{path}: no store for {benchmark or '*'}/{dataset or '*'} (it holds "
+                         f"{_listing(path, found)}); pick one with --benchmark/--dataset")
     if len(chosen) > 1:
-        listing = ", ".join(f"{m.get('benchmark')}/{m.get('dataset')}" for _, m in chosen)
-        raise StoreError(f"{path} holds several stores ({listing}); select one with --benchmark and --dataset")
+        raise StoreError(f"{path} holds several stores ({_listing(path, chosen)}); select one with --benchmark "
+                         "and --dataset, or pass its folder")
     return chosen[0]
+
+
+def list_stores(path: str | os.PathLike) -> list[tuple[Path, dict]]:
+    """``(file, metadata)`` of the stores in folder ``path``, or, where it holds none itself, in its
+    sub-folders (``experiments.prepare_tables`` writes one folder per table under one root)."""
+    path = Path(path)
+
+    def scan(pattern: str) -> list[tuple[Path, dict]]:
+        return [(p, read_metadata(p)) for p in sorted(path.glob(pattern))
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+
+    return scan("*.parquet") or scan("*/*.parquet")
+
+
+def _listing(root: Path, stores: list[tuple[Path, dict]]) -> str:
+    """``benchmark/dataset`` of each store, with its sub-folder when it is not directly in ``root``."""
+    return ", ".join(f"{m.get('benchmark')}/{m.get('dataset')}"
+                     + (f" in {p.parent.name}/" if p.parent != root else "") for p, m in stores)
 
 
 class BenchmarkStore:

@@ -71,11 +71,14 @@ def _corrupt(path: Path, index: int, offset: int, what: str) -> DataFormatError:
 
 
 def iter_tfrecord(path: str | os.PathLike, *, check_crc: bool = True, hasher: Any = None,
-                  block_size: int = _BLOCK) -> Iterator[bytes]:
+                  block_size: int = _BLOCK, max_record: int | None = None) -> Iterator[bytes]:
     """Yield the payload of every record of ``path`` in file order.
 
     ``check_crc`` verifies both checksums of every record (google-crc32c's C code: ~0.2 µs per
     record). ``hasher`` (e.g. ``hashlib.sha256()``) is updated with every byte read, in order.
+    A record's announced length is checked before anything is read for it: it must fit in what is
+    left of the file and, when given, in ``max_record`` bytes. Without the CRC check a file that is
+    not a TFRecord one would otherwise announce up to 2**64 bytes and end in a MemoryError.
     """
     path = Path(path)
     value = google_crc32c.value
@@ -87,6 +90,7 @@ def iter_tfrecord(path: str | os.PathLike, *, check_crc: bool = True, hasher: An
         raise DataFormatError(f"{path}: cannot open ({exc.strerror}); pass an existing "
                               "TFRecord file with --source") from exc
     with f:
+        file_size = os.fstat(f.fileno()).st_size
         buf = b""
         pos = 0  # position of the next record inside buf
         base = 0  # file offset of buf[0]
@@ -121,6 +125,14 @@ def iter_tfrecord(path: str | os.PathLike, *, check_crc: bool = True, hasher: An
                 if (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF != lcrc:
                     raise _corrupt(path, index, base + pos, "length header")
                 checked_header = base + pos
+            if max_record is not None and length > max_record:
+                raise DataFormatError(
+                    f"{path}: record {index} at byte {base + pos} announces {length:,} payload bytes, more than "
+                    f"the {max_record:,} a record of this file may hold: not an uncompressed TFRecord file of "
+                    "the expected kind (or corrupt; keep the CRC check on to find out)")
+            if base + pos + 16 + length > file_size:
+                raise _truncated(path, index, base + pos, f"{length:,} payload bytes announced, "
+                                                          f"{max(file_size - base - pos - 12, 0):,} present")
             end = pos + 12 + length + 4
             if end > len(buf):
                 if not eof:
