@@ -1,0 +1,168 @@
+"""Cohorts (search_algos/_cohort.py): C searches in lockstep whose predictor fits run as one batched
+model propose exactly what each search proposes alone, on the real NAS-Bench-201 table.
+
+Predictors use small settings (a few epochs, 20 candidates) so each case takes seconds; the
+identity does not depend on the settings (the same code runs, only P differs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from search_algos import make_searcher, run_direct
+from search_algos._cohort import run_cohort
+from ssnenas.spaces import get_space
+from trainables.tabular import tabular_evaluator
+
+NB201 = get_space("nasbench201")
+BUDGET = 30  # initial 10, then fits on 10 and 20 architectures
+SMALL = {"num_candidates": 20, "children_per_parent": 10}
+CASES = {
+    "npenas-np": {**SMALL, "epochs": 8},
+    "npenas-bo": {**SMALL, "epochs": 8},
+    "npenas-ssrl": {**SMALL, "epochs": 8},
+    "npenas-ssccl": {**SMALL, "epochs": 8},
+    "npenas-np-fixed": {**SMALL, "epochs": 8, "training_nums": 10},
+    "bananas": {**SMALL, "epochs": 6, "width": 40},
+    "rea": {"population_size": 8, "tournament_size": 3},
+    "random": {},
+}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def store(nb201_store):
+    from ssnenas.store import BenchmarkStore
+
+    return BenchmarkStore.open(nb201_store)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Real (tiny, 1-epoch) SS-RL and SS-CCL checkpoints for NAS-Bench-201."""
+    from ssnenas.pretrain import CCLConfig, SSRLConfig, arch_set, train_ccl, train_ssrl
+
+    out = tmp_path_factory.mktemp("ckpt")
+    archs = arch_set("nasbench201", NB201.all_archs()[:300])
+    train_ssrl(archs.take(np.arange(100)), out / "rl.pt", config=SSRLConfig(epochs=1, lr=1e-3),
+               device="cpu", progress=False)
+    train_ccl(archs, out / "ccl.pt", config=CCLConfig(batch_size=300, train_samples=60, batch_step=20,
+                                                      min_negative_size=250, epochs=1),
+              device="cpu", progress=False)
+    return {"ss-rl": out / "rl.pt", "ss-ccl": out / "ccl.pt"}
+
+
+def _searchers(name, store, checkpoints, trials=range(3)):
+    ckpt = checkpoints["ss-rl"] if "ssrl" in name else checkpoints["ss-ccl"] if "ssccl" in name else None
+    out = []
+    for t in trials:
+        initial = [str(a) for a in store.column("arch")[store.sample_indices(10, np.random.default_rng(t))]]
+        out.append(make_searcher(name, space="nasbench201", store=store, seed=1000 + t, budget=BUDGET,
+                                 initial_archs=initial, predictor_checkpoint=ckpt, **CASES[name]))
+    return out
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_cohort_proposes_exactly_what_each_search_proposes_alone(name, store, checkpoints):
+    alone = _searchers(name, store, checkpoints)
+    together = _searchers(name, store, checkpoints)
+    expected = [run_direct(s, tabular_evaluator(store), BUDGET) for s in alone]
+    got = run_cohort(together, [tabular_evaluator(store)] * len(together), BUDGET)
+    assert got == expected  # same trials, same architectures, same results, same order
+    for a, b in zip(alone, together):
+        assert len(b.history) == BUDGET
+        assert [r["arch"] for r in a.history] == [r["arch"] for r in b.history]
+        assert a.timings["fits"] == b.timings["fits"]
+        assert a._rng.bit_generator.state == b._rng.bit_generator.state  # the RNGs advanced alike
+        assert torch.equal(a._torch_gen.get_state(), b._torch_gen.get_state())
+    if name not in ("rea", "random"):
+        assert alone[0].timings["fits"] == (1 if "fixed" in name else 2)
+        # the searches differ from each other (a cohort does not make its members alike)
+        assert len({tuple(r["arch"] for r in s.history[10:]) for s in together}) == len(together)
+
+
+def test_cohort_batches_fits_into_one_model(store, checkpoints, monkeypatch):
+    """Three searches, two iterations: two batched fits of P = 3, not six fits."""
+    import ssnenas.predictors as predictors
+
+    calls = []
+    orig = predictors.fit_many
+
+    def spy(*args, **kwargs):
+        calls.append(len(kwargs["seeds"]))
+        return orig(*args, **kwargs)
+
+    monkeypatch.setattr(predictors, "fit_many", spy)
+    searchers = _searchers("npenas-np", store, checkpoints)
+    run_cohort(searchers, [tabular_evaluator(store)] * 3, BUDGET)
+    assert calls == [3, 3]
+    calls.clear()
+    assert run_cohort(_searchers("npenas-np", store, checkpoints), [tabular_evaluator(store)] * 3, BUDGET,
+                      max_group=2) and calls == [2, 1, 2, 1]
+
+
+def test_a_failing_search_loses_only_its_own_work(store, checkpoints):
+    alone = _searchers("npenas-np", store, checkpoints, trials=[0, 2])
+    expected = [run_direct(s, tabular_evaluator(store), BUDGET) for s in alone]
+    good = tabular_evaluator(store)
+    count = {"n": 0}
+
+    def flaky(arch):
+        count["n"] += 1
+        if count["n"] == 15:
+            raise OSError("disk gone")
+        return good(arch)
+
+    got = run_cohort(_searchers("npenas-np", store, checkpoints), [good, flaky, good], BUDGET)
+    assert isinstance(got[1], OSError) and "disk gone" in str(got[1])
+    assert [got[0], got[2]] == expected
+
+
+def test_searches_of_different_sizes_fit_in_separate_groups(store, checkpoints, monkeypatch):
+    """A search with a failed trial has fewer training examples: it is fitted apart, still exactly."""
+    import ssnenas.predictors as predictors
+
+    good = tabular_evaluator(store)
+
+    def first_fails():
+        state = {"n": 0}
+
+        def evaluate(arch):
+            state["n"] += 1
+            return {**good(arch), "val_acc": float("nan")} if state["n"] == 1 else good(arch)
+        return evaluate
+
+    alone = _searchers("npenas-bo", store, checkpoints, trials=[0, 1])
+    expected = [run_direct(alone[0], good, BUDGET), run_direct(alone[1], first_fails(), BUDGET)]
+    calls = []
+    orig = predictors.fit_many
+    monkeypatch.setattr(predictors, "fit_many",
+                        lambda *a, **k: calls.append(len(k["train_idx"][0])) or orig(*a, **k))
+    got = run_cohort(_searchers("npenas-bo", store, checkpoints, trials=[0, 1]), [good, first_fails()], BUDGET)
+    assert [[r["arch"] for r in g] for g in got] == [[r["arch"] for r in e] for e in expected]
+    assert sorted(calls) == [9, 10, 19, 20]  # four fits of one: the sizes never matched
+
+
+@pytest.mark.parametrize("head", ["np", "bo", "finetune"])
+def test_fit_many_member_equals_its_fit_alone_bit_for_bit(head, store):
+    """Odd training-set sizes leave short last batches (n = 15: 10 + 5), where PyTorch's SIMD body
+    and scalar tail would otherwise round sigmoid / exp / celu differently."""
+    from ssnenas.predictors import Predictor, fit_many
+
+    rng = np.random.default_rng(3)
+    idx = rng.choice(store.num_archs, 15 * 5, replace=False)
+    x, adj = store.features(idx)
+    x, adj = x.astype(np.float32), adj.astype(np.float32)
+    y = (100.0 - store.column("val_acc")[idx]).astype(np.float32)
+    seeds = [11, 12, 13, 14, 15]
+    many = fit_many(NB201.num_features, x, adj, y, seeds=seeds, train_idx=np.arange(75).reshape(5, 15),
+                    head=head, rate=10.0, epochs=6)
+    for p, (seed, m) in enumerate(zip(seeds, many)):
+        rows = slice(15 * p, 15 * (p + 1))
+        one = Predictor(NB201.num_features, head=head, rate=10.0).fit(x[rows], adj[rows], y[rows], epochs=6,
+                                                                      seed=seed)
+        for (k, a), b in zip(one.net.state_dict().items(), m.net.state_dict().values()):
+            assert torch.equal(a, b), (head, p, k)
