@@ -164,3 +164,12 @@ def run_cohort(searchers: Sequence[NASSearcher], evaluators: Sequence[Callable[[
         for i, answer in zip(order, answers):
             advance(i, answer)
     return results
+
+
+#: ``ssnenas benchmark --cohort-size auto``: trials per task by algorithm (1 where a cohort gains
+#: nothing: random search and REA fit no model). Sized so that a cohort costs about a minute of
+#: one CPU core at budget 100 on NAS-Bench-201 (README, "Searchers and benchmark runs").
+COHORT_SIZES: dict[str, int] = {
+    "npenas-np": 16, "npenas-np-fixed": 16, "npenas-bo": 8, "npenas-ssrl": 16, "npenas-ssrl-fixed": 16,
+    "npenas-ssccl": 16, "npenas-ssccl-fixed": 16, "bananas": 4,
+}

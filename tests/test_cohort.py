@@ -166,3 +166,105 @@ def test_fit_many_member_equals_its_fit_alone_bit_for_bit(head, store):
                                                                       seed=seed)
         for (k, a), b in zip(one.net.state_dict().items(), m.net.state_dict().values()):
             assert torch.equal(a, b), (head, p, k)
+
+
+# -- the runner: ssnenas benchmark --cohort-size ---------------------------------------------------------
+DETERMINISTIC = ["trial", "algorithm", "seed", "query", "arch", "key", "val_acc", "test_acc",
+                 "best_val_acc_so_far", "test_acc_of_best_val_so_far", "timing_fits"]
+RUN_ALGOS = ("random", "npenas-np", "bananas")
+RUN_OVERRIDES = {"npenas-np": {"epochs": 5, **SMALL}, "bananas": {"epochs": 3, "width": 20, **SMALL}}
+
+
+def _run_config(store_dir, out, **kw):
+    from experiments import benchmark as bm
+
+    args = dict(space="nasbench201", data=store_dir, algorithms=RUN_ALGOS, trials=4, budget=20, seed=3, out=out,
+                overrides=RUN_OVERRIDES, progress=False)
+    args.update(kw)
+    return bm.BenchmarkConfig(**args)
+
+
+def _deterministic(run):
+    from ssnenas.analysis.runs import read_results
+
+    return read_results(run).select(DETERMINISTIC).sort_by([("algorithm", "ascending"), ("trial", "ascending"),
+                                                            ("query", "ascending")])
+
+
+@pytest.mark.slow
+def test_benchmark_cohorts_write_the_rows_of_one_trial_per_task(ray_session, nb201_store, tmp_path):
+    import json
+    import shutil
+
+    from experiments import benchmark as bm
+    from ssnenas.analysis.runs import finished_tasks, result_path
+
+    one = bm.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1))
+    four = bm.run_benchmark(_run_config(nb201_store, tmp_path / "four", cohort_size=4))
+    assert one["cohort_sizes"] == {a: 1 for a in RUN_ALGOS}
+    assert four["cohort_sizes"] == {a: 4 for a in RUN_ALGOS}
+    assert one["tasks_run"] == four["tasks_run"] == 12 and four["complete"]  # trials are counted, not tasks
+    assert _deterministic(tmp_path / "four").equals(_deterministic(tmp_path / "one"))
+    config = json.loads((tmp_path / "four" / "config.json").read_text())
+    assert config["cohort_size"] == 4 and config["cohort_sizes"]["npenas-np"] == 4
+
+    # resume with another cohort size: only the missing trials run (as one cohort), the rest is kept
+    partial = tmp_path / "partial"
+    shutil.copytree(tmp_path / "four", partial)
+    for trial in (1, 3):
+        result_path(partial, trial, "npenas-np").unlink()
+    kept = {k: p.read_bytes() for k, p in finished_tasks(partial).items()}
+    again = bm.run_benchmark(_run_config(nb201_store, partial, cohort_size="auto"))
+    assert again["tasks_run"] == 2 and again["tasks_done_before"] == 10 and again["complete"]
+    assert all(finished_tasks(partial)[k].read_bytes() == v for k, v in kept.items())
+    assert _deterministic(partial).equals(_deterministic(tmp_path / "one"))
+
+
+def test_cohorts_are_formed_per_algorithm_from_unfinished_trials():
+    from experiments.benchmark import form_cohorts
+
+    specs = [{"trial": t, "algorithm": a} for t in (0, 2, 3, 5, 6) for a in ("rea", "npenas-bo")]
+    tasks = form_cohorts(specs, {"rea": 1, "npenas-bo": 3}, ("rea", "npenas-bo"))
+    assert [[(s["trial"], s["algorithm"]) for s in t] for t in tasks] == [
+        [(0, "rea")], [(0, "npenas-bo"), (2, "npenas-bo"), (3, "npenas-bo")], [(2, "rea")],
+        [(5, "npenas-bo"), (6, "npenas-bo")], [(3, "rea")], [(5, "rea")], [(6, "rea")]]
+
+
+def test_auto_cohort_sizes_per_algorithm_and_capped_by_trials(nb201_store, tmp_path):
+    import search_algos
+    from experiments import benchmark as bm
+
+    sizes = bm.cohort_sizes(_run_config(nb201_store, tmp_path, algorithms=("random", "rea", "npenas-bo"),
+                                        trials=600), search_algos)
+    assert sizes == {"random": 1, "rea": 1, "npenas-bo": search_algos.COHORT_SIZES["npenas-bo"]}
+    assert bm.cohort_sizes(_run_config(nb201_store, tmp_path, trials=3), search_algos)["npenas-np"] == 3
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "--cohort-size 0: pass 1 or more (1 runs one trial per task), or auto"),
+    ("-2", "--cohort-size -2: pass 1 or more"),
+    ("5", "--cohort-size 5 is larger than --trials 4; pass at most 4, or auto"),
+    ("many", "--cohort-size 'many': pass a whole number of trials per task, or auto"),
+])
+def test_bad_cohort_size_is_one_line_exit_2_and_writes_nothing(value, message, nb201_store, tmp_path, capsys):
+    from ssnenas.cli import main
+
+    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", "random",
+            "npenas-np", "--trials", "4", "--budget", "20", "--out", str(tmp_path / "run"), "--cohort-size", value]
+    rc = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error: ") and "\n" not in err and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_backend_without_cohorts_runs_one_trial_per_task_or_says_so(nb201_store, tmp_path):
+    import types
+
+    from experiments import benchmark as bm
+    from ssnenas.errors import InputError
+
+    backend = types.SimpleNamespace(ALGORITHMS=["random"], make_searcher=make_searcher, run_direct=run_direct)
+    config = _run_config(nb201_store, tmp_path / "run", algorithms=("random",), overrides={})
+    assert bm.cohort_sizes(config, backend) == {"random": 1}
+    with pytest.raises(InputError, match=r"^--cohort-size 2: these search algorithms cannot run cohorts"):
+        bm.cohort_sizes(_run_config(nb201_store, tmp_path / "run", algorithms=("random",), cohort_size=2), backend)
