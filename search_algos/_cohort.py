@@ -170,6 +170,6 @@ def run_cohort(searchers: Sequence[NASSearcher], evaluators: Sequence[Callable[[
 #: nothing: random search and REA fit no model). Sized so that a cohort costs about a minute of
 #: one CPU core at budget 100 on NAS-Bench-201 (README, "Searchers and benchmark runs").
 COHORT_SIZES: dict[str, int] = {
-    "npenas-np": 16, "npenas-np-fixed": 16, "npenas-bo": 8, "npenas-ssrl": 16, "npenas-ssrl-fixed": 16,
-    "npenas-ssccl": 16, "npenas-ssccl-fixed": 16, "bananas": 4,
+    "npenas-np": 24, "npenas-np-fixed": 24, "npenas-bo": 8, "npenas-ssrl": 32, "npenas-ssrl-fixed": 32,
+    "npenas-ssccl": 32, "npenas-ssccl-fixed": 32, "bananas": 4,
 }
