@@ -13,6 +13,13 @@ on ``--cores`` cores.
 ``--single-trials M`` times the one-trial path on the first M of the ``--trials N`` trials only (its
 per-trial cost hardly varies; a cohort needs N trials to show its speed) and checks those M against
 the cohort's. The machine's load average is recorded: other jobs sharing the cores slow both paths.
+
+Where the two paths are not bit-identical (e.g. on a GPU, whose batched matmul kernels may depend on
+the batch count), run M = N >= 100 paired trials: ``wilcoxon_p`` is then the two-sided Wilcoxon
+signed-rank p-value of the paired final best validation accuracies (None when they are all equal):
+
+    python -m experiments.bench_cohort --algos npenas-np npenas-bo bananas --trials 100 \
+        --single-trials 100 --device cuda --json
 """
 
 from __future__ import annotations
@@ -35,13 +42,13 @@ STUDY_ALGOS = ("random", "rea", "bananas", "npenas-np", "npenas-bo", "npenas-ssr
 
 
 def _searchers(name: str, store: Any, trials: list[int], *, seed: int, budget: int,
-               predictors: dict[str, str], overrides: dict[str, Any]) -> list[Any]:
+               predictors: dict[str, str], overrides: dict[str, Any], device: str = "cpu") -> list[Any]:
     from search_algos import make_searcher
 
     ckpt = next((predictors.get(k) for k, prefix in PREDICTOR_KINDS.items() if name.startswith(prefix)), None)
     return [make_searcher(name, space=store.space.name, store=store, seed=task_seed(seed, t, name), budget=budget,
                           initial_archs=initial_architectures(store.space, store, seed, t),
-                          predictor_checkpoint=ckpt, **overrides) for t in trials]
+                          predictor_checkpoint=ckpt, device=device, **overrides) for t in trials]
 
 
 def _evaluator(store: Any):
@@ -58,17 +65,18 @@ def _best(history: list[dict]) -> float:
 
 
 def measure(name: str, store: Any, *, trials: int, single_trials: int, cohort: int, seed: int, budget: int,
-            predictors: dict[str, str], overrides: dict[str, Any]) -> dict[str, Any]:
+            predictors: dict[str, str], overrides: dict[str, Any], device: str = "cpu") -> dict[str, Any]:
     """Time both paths for one algorithm and compare their trials."""
     from search_algos import run_cohort, run_direct
 
     ids = list(range(trials))
     single_ids = ids[:single_trials]
-    alone = _searchers(name, store, single_ids, seed=seed, budget=budget, predictors=predictors, overrides=overrides)
+    kw = dict(seed=seed, budget=budget, predictors=predictors, overrides=overrides, device=device)
+    alone = _searchers(name, store, single_ids, **kw)
     t0 = time.perf_counter()
     single = [run_direct(s, _evaluator(store), budget) for s in alone]
     single_s = time.perf_counter() - t0
-    together = _searchers(name, store, ids, seed=seed, budget=budget, predictors=predictors, overrides=overrides)
+    together = _searchers(name, store, ids, **kw)
     t0 = time.perf_counter()
     cohorts: list[Any] = []
     for start in range(0, trials, cohort):
@@ -82,6 +90,12 @@ def measure(name: str, store: Any, *, trials: int, single_trials: int, cohort: i
     best_single = [_best(h) for h in single]
     best_cohort = [_best(h) for h in cohorts]
     per_single = single_s / max(1, single_trials)
+    diffs = np.subtract(best_single, best_cohort[:single_trials])
+    wilcoxon_p = None
+    if np.any(diffs != 0):
+        from scipy.stats import wilcoxon
+
+        wilcoxon_p = round(float(wilcoxon(best_single, best_cohort[:single_trials]).pvalue), 4)
     per_cohort = cohort_s / trials
     return {
         "algorithm": name, "trials": trials, "single_trials": single_trials, "cohort_size": cohort,
@@ -91,6 +105,7 @@ def measure(name: str, store: Any, *, trials: int, single_trials: int, cohort: i
         "speedup": round(per_single / per_cohort, 2),
         "same_archs": same_archs,
         "same_final_best_val": best_single == best_cohort[:single_trials],
+        "wilcoxon_p": wilcoxon_p,
         "mean_best_val_cohort": round(float(np.mean(best_cohort)), 4),
         "cohort_task_s": round(per_cohort * cohort, 1),
         # where a cohort trial's time goes (its share of the batched fits, then its own work)
@@ -125,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="searcher settings as for ssnenas benchmark (e.g. epochs=50 to try it quickly)")
     p.add_argument("--project-trials", type=int, default=600, help="trials per algorithm of the projected study")
     p.add_argument("--cores", type=int, default=2, help="cores of the projected study")
+    p.add_argument("--device", default="cpu", help="where predictors train (cpu, cuda)")
     p.add_argument("--json", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
     from experiments.benchmark import _parse_assignments, _parse_overrides
@@ -148,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         c = max(1, min(c, args.trials))
         row = measure(name, store, trials=args.trials, single_trials=args.single_trials, cohort=c,
                       seed=args.seed, budget=args.budget, predictors=predictors,
-                      overrides={**overrides.get("*", {}), **overrides.get(name, {})})
+                      overrides={**overrides.get("*", {}), **overrides.get(name, {})}, device=args.device)
         rows.append(row)
         if not args.json:
             print(f"{name:14s} C={c:3d}  one-trial {row['single_s_per_trial']:8.3f} s/trial "
@@ -160,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
               "projection": projection(rows, trials=args.project_trials, cores=args.cores),
               "loadavg_before": [round(x, 2) for x in load_before],
               "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
-              "torch_threads": torch.get_num_threads(), "overrides": overrides}
+              "torch_threads": torch.get_num_threads(), "overrides": overrides,
+              "device": args.device}
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -738,7 +738,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cohort-size", default="auto", metavar="C",
                    help="trials per Ray task, searched in lockstep with their predictor fits batched into one "
                         "model (same results as one trial per task); 1: one trial per task; auto (default): "
-                        "per algorithm, about a minute of work per task (1 for random and rea)")
+                        "per algorithm, 1-2 minutes of work per task (1 for random, rea and bananas)")
     p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
