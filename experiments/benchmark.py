@@ -22,7 +22,7 @@ Design (the clean version of the original's producer/consumer script):
 - Cohorts (``--cohort-size C``): a task may run C trials of one algorithm in lockstep, their
   predictor fits batched into one model (``search_algos._cohort``); each trial's rows are what a
   task of its own would give, and each trial still gets its own file. The cohort is formed from
-  unfinished trials only; a killed cohort is retried whole (sizes keep that to about a minute).
+  unfinished trials only; a killed cohort is retried whole (sizes keep that to 1-2 minutes).
 - The store is read once per worker process: its file is put in the object store once; a worker on
   a node that lacks the file (no shared storage) writes it to a local temporary folder first.
 - At the end the share of wall time outside the search itself,
