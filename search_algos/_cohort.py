@@ -167,12 +167,12 @@ def run_cohort(searchers: Sequence[NASSearcher], evaluators: Sequence[Callable[[
 
 
 #: ``ssnenas benchmark --cohort-size auto``: trials per task by algorithm, where a cohort is faster
-#: on a CPU core (README, "Searchers and benchmark runs"): the GIN searchers gain 3-4x at C = 8.
+#: on a CPU core (README, "Searchers and benchmark runs"): the GIN searchers gain 3-7x.
 #: Sizes keep a cohort to about 1-2 minutes of a quiet core at budget 100 on NAS-Bench-201 (what
 #: a killed task can lose). 1 where a cohort gains nothing: random search and REA fit no model, and
 #: BANANAS' 10 x 200 MLPs are compute-bound on a CPU already (measured 0.94x at C = 4); pass
 #: ``--cohort-size`` to batch BANANAS where a GPU makes that pay.
 COHORT_SIZES: dict[str, int] = {
-    "npenas-np": 24, "npenas-np-fixed": 24, "npenas-bo": 8, "npenas-ssrl": 32, "npenas-ssrl-fixed": 32,
-    "npenas-ssccl": 32, "npenas-ssccl-fixed": 32,
+    "npenas-np": 24, "npenas-np-fixed": 24, "npenas-bo": 8, "npenas-ssrl": 16, "npenas-ssrl-fixed": 16,
+    "npenas-ssccl": 16, "npenas-ssccl-fixed": 16,
 }
