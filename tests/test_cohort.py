@@ -268,3 +268,48 @@ def test_a_backend_without_cohorts_runs_one_trial_per_task_or_says_so(nb201_stor
     assert bm.cohort_sizes(config, backend) == {"random": 1}
     with pytest.raises(InputError, match=r"^--cohort-size 2: these search algorithms cannot run cohorts"):
         bm.cohort_sizes(_run_config(nb201_store, tmp_path / "run", algorithms=("random",), cohort_size=2), backend)
+
+
+class DiesOnce:
+    """The real search algorithms, but the first cohort task's worker process dies after its work."""
+
+    COHORT_SIZES: dict = {}
+
+    def __init__(self, marker):
+        import search_algos
+
+        self.marker = str(marker)
+        self.ALGORITHMS = list(search_algos.ALGORITHMS)
+
+    def make_searcher(self, *args, **kwargs):
+        return make_searcher(*args, **kwargs)
+
+    def run_direct(self, *args):
+        return run_direct(*args)
+
+    def run_cohort(self, *args):
+        import os
+
+        out = run_cohort(*args)
+        if not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(1)  # killed: everything this task did is lost
+        return out
+
+
+@pytest.mark.slow
+def test_a_killed_cohort_is_retried_and_loses_only_its_own_work(ray_session, nb201_store, tmp_path):
+    import sys
+
+    import ray.cloudpickle
+
+    from experiments import benchmark as bm
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    kw = dict(algorithms=("npenas-np",), overrides={"npenas-np": RUN_OVERRIDES["npenas-np"]}, trials=2)
+    summary = bm.run_benchmark(_run_config(nb201_store, tmp_path / "run", cohort_size=2, **kw),
+                               backend=DiesOnce(tmp_path / "died"))
+    assert (tmp_path / "died").exists()  # the first attempt was killed
+    assert summary["complete"] and summary["tasks_run"] == 2 and summary["tasks_failed"] == 0
+    bm.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1, **kw))
+    assert _deterministic(tmp_path / "run").equals(_deterministic(tmp_path / "one"))
