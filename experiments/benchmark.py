@@ -24,6 +24,10 @@ Design (the clean version of the original's producer/consumer script):
 - Resume: re-running the same command skips every (trial, algorithm) whose file exists; a different
   config into the same RUN is an error. Tasks that die with their worker or node are retried by Ray
   (``--max-retries``); a task that raises is reported and left for the next invocation.
+- Cohorts (``--cohort-size C``): a task may run C trials of one algorithm in lockstep, their
+  predictor fits batched into one model (``search_algos._cohort``); each trial's rows are what a
+  task of its own would give, and each trial still gets its own file. The cohort is formed from
+  unfinished trials only; a killed cohort is retried whole (sizes keep that to 1-2 minutes).
 - The store is read once per worker process: its file is put in the object store once; a worker on
   a node that lacks the file (no shared storage) writes it to a local temporary folder first.
 - At the end the share of wall time outside the search itself,
@@ -90,6 +94,7 @@ class BenchmarkConfig:
     max_retries: int = 3
     progress: bool = True
     dashboard: bool = False
+    cohort_size: int | str = "auto"
 
 
 def task_seed(base_seed: int, trial: int, algorithm: str) -> int:
@@ -222,6 +227,7 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
     if config.max_retries < 0:
         raise InputError(f"--max-retries {config.max_retries}: pass 0 or more")
     backend = _load_backend(backend)
+    cohorts = cohort_sizes(config, backend)
     known = list(backend.ALGORITHMS)
     unknown = [a for a in config.algorithms if a not in known]
     if unknown:
@@ -256,11 +262,34 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
         "predictors": predictors,
         "overrides": {k: dict(sorted(v.items())) for k, v in sorted(config.overrides.items())},
         "gpus_per_task": float(config.gpus_per_task),
+        "cohort_size": config.cohort_size,
+        "cohort_sizes": cohorts,
         "ssnenas_version": __version__,
     }
     _check_run_folder(config.out, run_config)
     _check_address(config.address)
     return backend, store, run_config
+
+
+def cohort_sizes(config: BenchmarkConfig, backend: Any) -> dict[str, int]:
+    """Trials per task for each algorithm: ``--cohort-size C`` for every algorithm, or ``auto``: the
+    backend's ``COHORT_SIZES`` (1 where it has none), never more than ``--trials``."""
+    size = config.cohort_size
+    can = hasattr(backend, "run_cohort")
+    if size == "auto":
+        table = getattr(backend, "COHORT_SIZES", {}) if can else {}
+        return {a: max(1, min(int(table.get(a, 1)), config.trials)) for a in config.algorithms}
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise InputError(f"--cohort-size {size!r}: pass a whole number of trials per task, or auto")
+    if size < 1:
+        raise InputError(f"--cohort-size {size}: pass 1 or more (1 runs one trial per task), or auto")
+    if size > config.trials:
+        raise InputError(f"--cohort-size {size} is larger than --trials {config.trials}; pass at most "
+                         f"{config.trials}, or auto")
+    if size > 1 and not can:
+        raise InputError(f"--cohort-size {size}: these search algorithms cannot run cohorts (no run_cohort); "
+                         "pass --cohort-size 1")
+    return {a: size for a in config.algorithms}
 
 
 def _check_searcher_settings(config: BenchmarkConfig, backend: Any, space: str, store: Any) -> None:
@@ -336,18 +365,9 @@ def open_shipped_store(ship: StoreShipment) -> Any:
     return store
 
 
-def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> pa.Table:
-    """Run one (trial, algorithm) search and return its per-query table (see ssnenas.analysis.runs)."""
-    t0 = time.perf_counter()
-    import torch
-
-    # One intra-op thread per task (a task holds one CPU), and a seed reproduces a search only at a
-    # fixed thread count: float sums are ordered differently with more threads.
-    torch.set_num_threads(1)
-    store = open_shipped_store(ship)
-    space = store.space
+def _evaluator(store: Any) -> tuple[Callable[[str], dict], list[str], list[str], list[int]]:
+    """A table-lookup ``evaluate(arch)`` and the archs, keys and rows it has looked up, in order."""
     val_col, test_col = store.column("val_acc"), store.column("test_acc")
-    backend = _load_backend(backend)
     archs: list[str] = []
     keys: list[str] = []
     rows: list[int] = []
@@ -360,17 +380,24 @@ def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> 
         test = float(test_col[i])
         return {"val_acc": float(val_col[i]), "test_acc": None if math.isnan(test) else test}
 
-    t1 = time.perf_counter()
-    searcher = backend.make_searcher(
-        spec["algorithm"], space=space.name, store=store, seed=spec["seed"], budget=spec["budget"],
+    return evaluate, archs, keys, rows
+
+
+def _make_searcher(backend: Any, spec: dict[str, Any], store: Any) -> Any:
+    return backend.make_searcher(
+        spec["algorithm"], space=store.space.name, store=store, seed=spec["seed"], budget=spec["budget"],
         initial_archs=list(spec["initial_archs"]), predictor_checkpoint=spec["predictor_checkpoint"],
         device=spec["device"], **spec["overrides"])
-    backend.run_direct(searcher, evaluate, spec["budget"])
-    search_time = time.perf_counter() - t1
-    timings = dict(getattr(searcher, "timings", None) or {})
 
+
+def _result_table(spec: dict[str, Any], store: Any, looked_up: tuple, searcher: Any, search_time: float,
+                  wall: float) -> pa.Table:
+    """The per-query table of one finished search (see ssnenas.analysis.runs)."""
     from ssnenas.analysis.curves import best_so_far
 
+    _, archs, keys, rows = looked_up
+    val_col, test_col = store.column("val_acc"), store.column("test_acc")
+    timings = dict(getattr(searcher, "timings", None) or {})
     idx = np.asarray(rows, dtype=np.int64)
     val = val_col[idx].astype(np.float64)
     test = test_col[idx].astype(np.float64)
@@ -382,7 +409,6 @@ def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> 
         node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
     except Exception:  # pragma: no cover - outside Ray
         node_id = ""
-    wall = time.perf_counter() - t0
     columns: dict[str, Any] = {
         "trial": pa.array(np.full(n, spec["trial"], dtype=np.int32)),
         "algorithm": pa.array([spec["algorithm"]] * n, type=pa.string()),
@@ -404,6 +430,53 @@ def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> 
         except (TypeError, ValueError):
             continue
     return pa.table(columns)
+
+
+def _one_thread() -> None:
+    import torch
+
+    # One intra-op thread per task (a task holds one CPU), and a seed reproduces a search only at a
+    # fixed thread count: float sums are ordered differently with more threads.
+    torch.set_num_threads(1)
+
+
+def run_task(spec: dict[str, Any], ship: StoreShipment, backend: Any = None) -> pa.Table:
+    """Run one (trial, algorithm) search and return its per-query table (see ssnenas.analysis.runs)."""
+    t0 = time.perf_counter()
+    _one_thread()
+    store = open_shipped_store(ship)
+    backend = _load_backend(backend)
+    looked_up = _evaluator(store)
+    t1 = time.perf_counter()
+    searcher = _make_searcher(backend, spec, store)
+    backend.run_direct(searcher, looked_up[0], spec["budget"])
+    search_time = time.perf_counter() - t1
+    return _result_table(spec, store, looked_up, searcher, search_time, time.perf_counter() - t0)
+
+
+def run_cohort_task(specs: list[dict[str, Any]], ship: StoreShipment, backend: Any = None) -> list[pa.Table | str]:
+    """Run a cohort: the searches of ``specs`` (one algorithm, C trials) in lockstep with their
+    predictor fits batched (``search_algos._cohort.run_cohort``); per spec its table, or a one-line
+    error when that search failed (the others are kept). Each table's ``wall_time_s`` and
+    ``search_time_s`` are the cohort's divided by C (its share)."""
+    t0 = time.perf_counter()
+    _one_thread()
+    store = open_shipped_store(ship)
+    backend = _load_backend(backend)
+    looked_up = [_evaluator(store) for _ in specs]
+    t1 = time.perf_counter()
+    searchers: list[Any] = [_make_searcher(backend, spec, store) for spec in specs]
+    outcome = backend.run_cohort(searchers, [lu[0] for lu in looked_up], specs[0]["budget"])
+    search_time = (time.perf_counter() - t1) / len(specs)
+    wall = (time.perf_counter() - t0) / len(specs)
+    out: list[pa.Table | str] = []
+    for spec, lu, searcher, result in zip(specs, looked_up, searchers, outcome):
+        if isinstance(result, BaseException):
+            msg = str(result).strip().splitlines()[-1] if str(result).strip() else ""
+            out.append(f"{type(result).__name__}: {msg}")
+        else:
+            out.append(_result_table(spec, store, lu, searcher, search_time, wall))
+    return out
 
 
 def _write_result(run: Path, trial: int, algorithm: str, table: pa.Table, meta: dict[str, Any]) -> Path:
@@ -494,12 +567,15 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
             # (Also: a put object is what a driver whose raylet died tries to recover, and its
             # broken plasma connection then ends the process before the run can say what is kept.)
             ship.bytes_ref.append(ray.put(store.path.read_bytes()))
-        remote = ray.remote(run_task).options(
-            num_cpus=1, num_gpus=config.gpus_per_task or 0, max_retries=config.max_retries,
-            retry_exceptions=False, name="ssnenas-benchmark-task")
+        options = dict(num_cpus=1, num_gpus=config.gpus_per_task or 0, max_retries=config.max_retries,
+                       retry_exceptions=False)
+        remote = {"task": ray.remote(run_task).options(**options, name="ssnenas-benchmark-task"),
+                  "cohort": ray.remote(run_cohort_task).options(**options, name="ssnenas-benchmark-cohort")}
+        tasks = form_cohorts(pending_specs, run_config["cohort_sizes"], config.algorithms)
         slots = _worker_slots(config.gpus_per_task)
-        workers = max(1, min(slots, len(pending_specs)))
-        _drive(remote, pending_specs, ship, backend_arg, out, run_config, config, summary,
+        workers = max(1, min(slots, len(tasks)))
+        summary["cohort_sizes"] = run_config["cohort_sizes"]
+        _drive(remote, tasks, ship, backend_arg, out, run_config, config, summary,
                n_before=n_before, total=total, workers=workers, on_result=on_result)
     finally:
         if summary:
@@ -582,6 +658,22 @@ def _ray_lost(exc: BaseException) -> str | None:
     return None
 
 
+def form_cohorts(specs: list[dict[str, Any]], sizes: dict[str, int],
+                 algorithms: tuple[str, ...]) -> list[list[dict[str, Any]]]:
+    """Group the unfinished (trial, algorithm) specs into tasks: per algorithm, consecutive
+    unfinished trials in cohorts of ``sizes[algorithm]``; tasks interleave the algorithms so that
+    the first trials of every algorithm finish first (as with one trial per task)."""
+    per_algo: dict[str, list[list[dict[str, Any]]]] = {}
+    for algorithm in algorithms:
+        mine = [s for s in specs if s["algorithm"] == algorithm]
+        size = max(1, sizes.get(algorithm, 1))
+        per_algo[algorithm] = [mine[i:i + size] for i in range(0, len(mine), size)]
+    out: list[list[dict[str, Any]]] = []
+    for i in range(max((len(v) for v in per_algo.values()), default=0)):
+        out += [chunks[i] for chunks in per_algo.values() if i < len(chunks)]
+    return out
+
+
 class _RunMetrics:
     """The run's dashboard metrics (ssnenas.metrics): queued/completed searches, best errors so far
     and predictor fit time per algorithm. No-ops outside Ray."""
@@ -618,11 +710,11 @@ class _RunMetrics:
             self.m.predictor_fit(tags, float(table["timing_predictor_fit_s"][0].as_py()), int(fits or 0))
 
 
-def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backend: Any, out: Path,
+def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: StoreShipment, backend: Any, out: Path,
            run_config: dict[str, Any], config: BenchmarkConfig, summary: dict[str, Any], *, n_before: int,
            total: int, workers: int, on_result: Callable[[int, str, Path], None] | None) -> None:
-    """Submit every pending task, write each result as it completes, and measure the overhead
-    (filled into ``summary``, also when interrupted)."""
+    """Submit every pending task (a cohort of one or more trials), write each trial's result as its
+    task completes, and measure the overhead (filled into ``summary``, also when interrupted)."""
     import ray
 
     from ssnenas.progress import progress_bar
@@ -631,8 +723,9 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
                                                        sort_keys=True).encode()).hexdigest(),
             "ssnenas_version": run_config["ssnenas_version"]}
     t0 = time.perf_counter()
-    pending = {remote.remote(s, ship, backend): s for s in specs}
-    monitor = _RunMetrics(out, run_config, specs)
+    pending = {(remote["task"].remote(t[0], ship, backend) if len(t) == 1 else
+                remote["cohort"].remote(t, ship, backend)): t for t in tasks}
+    monitor = _RunMetrics(out, run_config, [s for t in tasks for s in t])
     search_sum = wall_sum = 0.0
     nodes: set[str] = set()
     failures: list[str] = []
@@ -655,9 +748,10 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
                     more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
                     ready += more
             for ref in ready:
-                spec = pending.pop(ref)
+                task = pending.pop(ref)
                 try:
-                    table = ray.get(ref)
+                    got = ray.get(ref)
+                    results = [got] if len(task) == 1 else got
                 except ray.exceptions.RayError as exc:
                     lost = _ray_lost(exc)
                     if lost or summary.get("ray_lost"):
@@ -666,21 +760,24 @@ def _drive(remote: Any, specs: list[dict[str, Any]], ship: StoreShipment, backen
                         continue
                     cause = getattr(exc, "cause", None) or exc
                     msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-                    failures.append(f"trial {spec['trial']} {spec['algorithm']}: {type(cause).__name__}: {msg}")
-                    bar.write(f"failed: {failures[-1]}")
-                    bar.set_postfix(failed=len(failures))
-                    monitor.finished(spec["algorithm"], None)
-                    continue
-                path = _write_result(out, spec["trial"], spec["algorithm"], table, meta)
-                monitor.finished(spec["algorithm"], table)
-                n_run += 1
-                search_sum += float(table["search_time_s"][0].as_py()) if len(table) else 0.0
-                wall_sum += float(table["wall_time_s"][0].as_py()) if len(table) else 0.0
-                if len(table):
-                    nodes.add(table["node_id"][0].as_py())
-                bar.update(1)
-                if on_result is not None:
-                    on_result(spec["trial"], spec["algorithm"], path)
+                    results = [f"{type(cause).__name__}: {msg}"] * len(task)
+                for spec, table in zip(task, results):
+                    if isinstance(table, str):
+                        failures.append(f"trial {spec['trial']} {spec['algorithm']}: {table}")
+                        bar.write(f"failed: {failures[-1]}")
+                        bar.set_postfix(failed=len(failures))
+                        monitor.finished(spec["algorithm"], None)
+                        continue
+                    path = _write_result(out, spec["trial"], spec["algorithm"], table, meta)
+                    monitor.finished(spec["algorithm"], table)
+                    n_run += 1
+                    search_sum += float(table["search_time_s"][0].as_py()) if len(table) else 0.0
+                    wall_sum += float(table["wall_time_s"][0].as_py()) if len(table) else 0.0
+                    if len(table):
+                        nodes.add(table["node_id"][0].as_py())
+                    bar.update(1)
+                    if on_result is not None:
+                        on_result(spec["trial"], spec["algorithm"], path)
     except KeyboardInterrupt:
         interrupted = True
         for ref in pending:
@@ -748,6 +845,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="initial archs uniform over the store's rows (default, as the searchers sample) "
                         "or from the space's sampler")
     p.add_argument("--max-retries", type=int, default=3, help="retries of a task whose worker/node dies (default 3)")
+    p.add_argument("--cohort-size", default="auto", metavar="C",
+                   help="trials per Ray task, searched in lockstep with their predictor fits batched into one "
+                        "model (same results as one trial per task); 1: one trial per task; auto (default): "
+                        "per algorithm, 1-2 minutes of work per task (1 for random, rea and bananas)")
     p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -759,7 +860,15 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
         budget=args.budget, seed=args.seed, out=args.out, dataset=args.dataset, address=args.address,
         gpus_per_task=args.gpus_per_task, num_cpus=args.num_cpus, predictors=predictors,
         overrides=_parse_overrides(args.overrides), initial_sampling=args.initial_sampling,
-        max_retries=args.max_retries, progress=not args.quiet, dashboard=args.dashboard)
+        max_retries=args.max_retries, progress=not args.quiet, dashboard=args.dashboard,
+        cohort_size=_cohort_arg(args.cohort_size))
+
+
+def _cohort_arg(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _command(args: argparse.Namespace) -> int:

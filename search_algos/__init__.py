@@ -12,7 +12,8 @@ Every searcher suggests ``{"arch": <space.to_str(arch)>}``, proposes its archite
 HEBOSearch pattern: ``None`` while a batch is in flight), treats missing/NaN/inf metrics as failed
 trials, owns its RNGs (numpy + torch ``Generator``; the global RNGs are never touched) and round-trips
 its whole state through ``save``/``restore`` and pickle. Two drivers: a ``ray.tune.Tuner``, or
-:func:`run_direct` (a plain suggest / on_trial_complete loop for table lookups). The benchmark runner
+:func:`run_direct` (a plain suggest / on_trial_complete loop for table lookups), or
+:func:`run_cohort` (several such searches in lockstep, their predictor fits batched). The benchmark runner
 builds searchers by name with :func:`make_searcher` (names in :data:`ALGORITHMS`).
 """
 
@@ -46,6 +47,7 @@ ARCH_NOT_IN_STORE = (
 UNKNOWN_ALGORITHM = "unknown search algorithm {name!r}; choose one of {valid}"
 
 from search_algos._base import NASSearcher  # noqa: E402
+from search_algos._cohort import COHORT_SIZES, run_cohort  # noqa: E402
 from search_algos._direct import run_direct  # noqa: E402
 from search_algos.bananas import BANANAS  # noqa: E402
 from search_algos.npenas import NPENAS  # noqa: E402
@@ -53,7 +55,7 @@ from search_algos.random_search import RandomSearch  # noqa: E402
 from search_algos.rea import REA  # noqa: E402
 from search_algos._factory import ALGORITHMS, algorithm_settings, check_settings, make_searcher  # noqa: E402
 
-__all__ = ["ALGORITHMS", "ARCH_NOT_IN_STORE", "BAD_ARCH", "BANANAS", "NASSearcher", "NPENAS", "REA",
-           "RandomSearch", "TUNE_METRIC_MODE_MISMATCH", "TUNE_METRIC_MODE_NOT_PASSED", "UNDEFINED_METRIC_MODE",
-           "UNDEFINED_SEARCH_SPACE", "UNKNOWN_ALGORITHM",
-           "algorithm_settings", "check_settings", "make_searcher", "run_direct"]
+__all__ = ["ALGORITHMS", "ARCH_NOT_IN_STORE", "BAD_ARCH", "BANANAS", "COHORT_SIZES", "NASSearcher", "NPENAS",
+           "REA", "RandomSearch", "TUNE_METRIC_MODE_MISMATCH", "TUNE_METRIC_MODE_NOT_PASSED",
+           "UNDEFINED_METRIC_MODE", "UNDEFINED_SEARCH_SPACE", "UNKNOWN_ALGORITHM",
+           "algorithm_settings", "check_settings", "make_searcher", "run_cohort", "run_direct"]

@@ -6,11 +6,12 @@ overhead; the benchmark runner therefore drives each searcher directly inside on
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Generator
 
 from ray.tune.search import Searcher
 
 from search_algos._base import NASSearcher, check_int
+from search_algos._cohort import CohortSearcher, FitRequest, drive_alone
 
 
 def run_direct(searcher: NASSearcher, evaluate: Callable[[str], dict], budget: int) -> list[dict]:
@@ -22,8 +23,16 @@ def run_direct(searcher: NASSearcher, evaluate: Callable[[str], dict], budget: i
     the trial failed (``error=True``) and propagates.
 
     Returns the trials completed by this call in evaluation order, each ``{"trial_id", "arch",
-    **result}``.
+    **result}``. (Its predictor fits run one at a time; ``search_algos._cohort.run_cohort`` runs
+    several searches this way with their fits batched.)
     """
+    return drive_alone(direct_steps(searcher, evaluate, budget))
+
+
+def direct_steps(searcher: NASSearcher, evaluate: Callable[[str], dict],
+                 budget: int) -> Generator[FitRequest, Any, list[dict]]:
+    """:func:`run_direct` as a generator that yields the searcher's predictor-fit requests (and
+    expects their answers) before each proposal; its return value is ``run_direct``'s."""
     check_int("budget", budget, minimum=1)
     out: list[dict] = []
 
@@ -38,7 +47,10 @@ def run_direct(searcher: NASSearcher, evaluate: Callable[[str], dict], budget: i
 
     for trial_id, arch in searcher.in_flight.items():
         complete(trial_id, arch)
+    batches = isinstance(searcher, CohortSearcher)
     while searcher.num_suggested < budget:
+        if batches and searcher.needs_batch():
+            yield from searcher.prepare_steps()
         trial_id = f"direct_{searcher.num_suggested:06d}"
         config = searcher.suggest(trial_id)
         if config == Searcher.FINISHED:

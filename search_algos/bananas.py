@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from search_algos._base import NASSearcher, check_int
+from search_algos._base import check_int
+from search_algos._cohort import CohortSearcher, FitRequest, ProposeSteps
 from ssnenas.errors import InputError
 
 ENCODINGS = ("path", "adjacency", "pape")
@@ -55,44 +56,80 @@ def fit_predict_ensemble(x_train: np.ndarray, y: np.ndarray, x_pred: np.ndarray,
 
     Member p initialises from, and shuffles each epoch with, ``gen`` (its own permutation).
     """
-    dev = torch.device(device)
-    P, D = ensemble_size, x_train.shape[1]
-    active = np.flatnonzero(np.any(x_train != 0, axis=0))
-    w_first = _glorot(gen, P, D, width, dev)
-    weights = [w_first[:, torch.as_tensor(active, dtype=torch.long, device=dev)].clone()]
-    weights += [_glorot(gen, P, width, width, dev) for _ in range(num_layers - 1)]
-    weights += [_glorot(gen, P, width, 1, dev)]
-    biases = [torch.zeros(P, 1, w.shape[2], device=dev) for w in weights]
-    params = [t.requires_grad_() for t in weights + biases]
-    opt = torch.optim.Adam(params, lr=lr, betas=BETAS, eps=ADAM_EPS, fused=True)
-    xa = torch.as_tensor(x_train[:, active], dtype=torch.float32, device=dev)
-    yt = torch.as_tensor(y, dtype=torch.float32, device=dev)
-    n = xa.shape[0]
+    return fit_predict_ensembles([(x_train, y, x_pred, gen)], ensemble_size=ensemble_size,
+                                 num_layers=num_layers, width=width, epochs=epochs,
+                                 batch_size=batch_size, lr=lr, device=device)[0]
 
-    def forward(h: torch.Tensor, ws: list[torch.Tensor]) -> torch.Tensor:
-        for i, (w, b) in enumerate(zip(ws, biases)):
-            h = torch.baddbmm(b, h, w)
-            if i < len(ws) - 1:
-                h = torch.relu(h)
-        return h.squeeze(-1)
+
+def fit_predict_ensembles(tasks: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, torch.Generator]], *,
+                          ensemble_size: int = 5, num_layers: int = 10, width: int = 20, epochs: int = 150,
+                          batch_size: int = 32, lr: float = 0.01, device: str = "cpu") -> list[np.ndarray]:
+    """:func:`fit_predict_ensemble` for C independent tasks ``(x_train, y, x_pred, gen)`` (equal
+    training-set sizes) as one stack of ``P·C`` MLPs; task c's result is bit-identical to its fit alone.
+
+    Each task draws its initial weights and its epochs' shuffles from its own ``gen``, in the order
+    of the one-task fit. Only the first layer is per task (its trained input columns differ); the
+    hidden and output layers are ``[P·C, in, out]`` tensors (a batched matmul computes each member's
+    product as it would alone), and Adam updates every tensor element by element.
+    """
+    dev = torch.device(device)
+    P, C = ensemble_size, len(tasks)
+    n = tasks[0][0].shape[0]
+    if any(t[0].shape[0] != n for t in tasks):
+        raise ValueError("fit_predict_ensembles: every task needs the same number of training examples")
+    firsts_full, firsts, xas, yts, actives = [], [], [], [], []
+    hidden: list[list[torch.Tensor]] = [[] for _ in range(num_layers)]
+    for x_train, y, _, gen in tasks:
+        active = torch.as_tensor(np.flatnonzero(np.any(x_train != 0, axis=0)), dtype=torch.long, device=dev)
+        w_first = _glorot(gen, P, x_train.shape[1], width, dev)
+        firsts_full.append(w_first)
+        firsts.append(w_first[:, active].clone().requires_grad_())
+        for i in range(num_layers - 1):
+            hidden[i].append(_glorot(gen, P, width, width, dev))
+        hidden[-1].append(_glorot(gen, P, width, 1, dev))
+        actives.append(active)
+        xas.append(torch.as_tensor(x_train, dtype=torch.float32, device=dev)[:, active])
+        yts.append(torch.as_tensor(y, dtype=torch.float32, device=dev))
+    weights = [torch.cat(ws).requires_grad_() for ws in hidden]
+    biases = [torch.zeros(P * C, 1, w.shape[2], device=dev).requires_grad_() for w in [firsts[0]] + weights]
+    opt = torch.optim.Adam(firsts + weights + biases, lr=lr, betas=BETAS, eps=ADAM_EPS, fused=True)
+
+    def member(t: list[torch.Tensor], c: int) -> list[torch.Tensor]:
+        return [x[c * P:(c + 1) * P] for x in t]
 
     for _ in range(epochs):
-        order = torch.argsort(torch.rand(P, n, generator=gen), dim=1).to(dev)
+        orders = [torch.argsort(torch.rand(P, n, generator=t[3]), dim=1).to(dev) for t in tasks]
         for s in range(0, n, batch_size):
-            idx = order[:, s:s + batch_size]
-            loss = (forward(xa[idx], weights) - yt[idx]).abs().mean(dim=1).sum()
+            idx = [o[:, s:s + batch_size] for o in orders]
+            h = torch.cat([torch.baddbmm(biases[0][c * P:(c + 1) * P], xas[c][idx[c]], firsts[c])
+                           for c in range(C)])
+            yb = torch.cat([yts[c][idx[c]] for c in range(C)])
+            loss = (_hidden_forward(h, weights, biases[1:]) - yb).abs().mean(dim=1).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+    out = []
     with torch.no_grad():
-        full = w_first.clone()
-        full[:, torch.as_tensor(active, dtype=torch.long, device=dev)] = weights[0]
-        xp = torch.as_tensor(x_pred, dtype=torch.float32, device=dev).expand(P, -1, -1)
-        out = forward(xp, [full] + weights[1:])
-    return out.cpu().numpy().astype(np.float64)
+        for c, (_, _, x_pred, _) in enumerate(tasks):
+            full = firsts_full[c]
+            full[:, actives[c]] = firsts[c]
+            xp = torch.as_tensor(x_pred, dtype=torch.float32, device=dev).expand(P, -1, -1)
+            h = torch.baddbmm(biases[0][c * P:(c + 1) * P], xp, full)
+            pred = _hidden_forward(h, member(weights, c), member(biases[1:], c))
+            out.append(pred.cpu().numpy().astype(np.float64))
+    return out
 
 
-class BANANAS(NASSearcher):
+def _hidden_forward(h: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]) -> torch.Tensor:
+    """ReLU, then each (hidden or output) layer ``h @ W + b`` with a ReLU between; ``[M, b]`` outputs."""
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        h = torch.baddbmm(b, torch.relu(h) if i == 0 else h, w)
+        if i < len(weights) - 1:
+            h = torch.relu(h)
+    return h.squeeze(-1)
+
+
+class BANANAS(CohortSearcher):
     """BANANAS with an MLP ensemble on an architecture encoding; see the module docstring.
 
     Args:
@@ -155,21 +192,40 @@ class BANANAS(NASSearcher):
             rows.append(vec)
         return np.stack(rows)
 
-    def _propose(self, n: int) -> list:
+    def _propose_steps(self, n: int) -> ProposeSteps:
         successes = self._successes()
         if not successes:
             return self._random_unique(n)
         candidates = self._mutation_pool(successes, n)
         start = time.perf_counter()
-        preds = fit_predict_ensemble(
-            self._encode([a for _, a, _ in successes]), np.array([e for _, _, e in successes]),
-            self._encode(candidates), gen=self._torch_gen, ensemble_size=self.ensemble_size,
-            num_layers=self.num_layers, width=self.width, epochs=self.epochs, batch_size=self.batch_size,
-            lr=self.lr, device=self.device)
-        self.timings["predictor_fit_s"] += time.perf_counter() - start
+        request = EnsembleFit(self, self._encode([a for _, a, _ in successes]),
+                              np.array([e for _, _, e in successes]), self._encode(candidates))
+        own = time.perf_counter() - start
+        preds = yield request
+        self.timings["predictor_fit_s"] += own + request.elapsed
         self.timings["fits"] += 1
         start = time.perf_counter()
         samples = self._rng.normal(preds.mean(axis=0), preds.std(axis=0))
         order = np.argsort(samples, kind="stable")[:n]
         self.timings["predict_s"] += time.perf_counter() - start
         return [candidates[i] for i in order.tolist()]
+
+
+class EnsembleFit(FitRequest):
+    """One BANANAS ensemble fit-and-predict: training encodings and errors, the candidates' encodings
+    and the searcher's torch generator. Requests with equal settings and training-set size are
+    answered by one :func:`fit_predict_ensembles` call (bit-identical to each alone)."""
+
+    def __init__(self, searcher: BANANAS, x_train: np.ndarray, y: np.ndarray, x_pred: np.ndarray) -> None:
+        self.task = (x_train, y, x_pred, searcher._torch_gen)
+        self.settings = {"ensemble_size": searcher.ensemble_size, "num_layers": searcher.num_layers,
+                         "width": searcher.width, "epochs": searcher.epochs, "batch_size": searcher.batch_size,
+                         "lr": searcher.lr, "device": str(searcher.device)}
+        self._key = (x_train.shape, tuple(sorted(self.settings.items())))
+
+    def group_key(self) -> tuple:
+        return self._key
+
+    @classmethod
+    def fit_batch(cls, requests: Sequence["EnsembleFit"]) -> list:
+        return fit_predict_ensembles([r.task for r in requests], **requests[0].settings)

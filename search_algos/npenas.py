@@ -25,13 +25,15 @@ batch 10 (fixed variants: 10 while ≤ 10 samples, else 16; §10 item 3).
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any
+from typing import Any, Generator, Sequence
 
 import numpy as np
 import torch
 
-from search_algos._base import NASSearcher, check_int
+from search_algos._base import check_int
+from search_algos._cohort import CohortSearcher, FitRequest, ProposeSteps
 from ssnenas.errors import InputError
 
 PREDICTORS = ("gin", "gin-bo", "ss-rl", "ss-ccl")
@@ -59,7 +61,7 @@ def default_epochs(predictor: str, space: str) -> int:
     return {"gin": 300, "gin-bo": 1000, "ss-rl": 150}[predictor]
 
 
-class NPENAS(NASSearcher):
+class NPENAS(CohortSearcher):
     """NPENAS with a GIN predictor (NP, BO, SS-RL or SS-CCL fine-tuning); see the module docstring.
 
     Args:
@@ -112,7 +114,7 @@ class NPENAS(NASSearcher):
     """
 
     algorithm = "npenas"
-    _transient = ("_arch_cache", "_predictor")
+    _transient = ("_arch_cache", "_predictor", "_encoder_digest")
 
     def __init__(self, *, predictor: str = "gin", predictor_checkpoint: str | None = None,
                  encoder_state: dict | None = None, training_nums: int | None = None,
@@ -204,8 +206,9 @@ class NPENAS(NASSearcher):
         with torch.random.fork_rng(devices=[]):
             return self._new_predictor().load_state_dict(self._predictor_state)
 
-    def _trained_predictor(self, successes: list[tuple[int, Any, float]]):
-        """A predictor trained on every success (or, in a fixed variant past its cap, the kept one)."""
+    def _trained_predictor(self, successes: list[tuple[int, Any, float]]) -> Generator[FitRequest, Any, Any]:
+        """A predictor trained on every success (or, in a fixed variant past its cap, the kept one);
+        a generator that yields the fit as a :class:`GinFit` request and returns the predictor."""
         if self.training_nums is not None and self._fit_size is not None and self._fit_size >= self.training_nums:
             if self._predictor is None:
                 self._predictor = self._kept_predictor()
@@ -213,22 +216,24 @@ class NPENAS(NASSearcher):
         start = time.perf_counter()
         x, adj = self._features([a for _, a, _ in successes])
         y = np.array([e for _, _, e in successes], dtype=np.float32)
-        p = self._new_predictor().fit(x, adj, y, epochs=self.epochs, batch_size=self._fit_batch_size(len(y)),
-                                      lr=self.lr, seed=self._next_seed(), device=self.device)
+        request = GinFit(self, x, adj, y, seed=self._next_seed())
+        own = time.perf_counter() - start
+        p = yield request
+        start = time.perf_counter()
         self._fit_size = len(y)
         if self.training_nums is not None:
             self._predictor_state = p.state_dict()
             # rebuilt from the CPU state, so a restored searcher predicts identically
             self._predictor = p = self._kept_predictor()
-        self.timings["predictor_fit_s"] += time.perf_counter() - start
+        self.timings["predictor_fit_s"] += own + request.elapsed + time.perf_counter() - start
         self.timings["fits"] += 1
         return p
 
-    def _propose(self, n: int) -> list:
+    def _propose_steps(self, n: int) -> ProposeSteps:
         successes = self._successes()
         if not successes:  # every trial so far failed: nothing to learn from
             return self._random_unique(n)
-        predictor = self._trained_predictor(successes)
+        predictor = yield from self._trained_predictor(successes)
         candidates = self._mutation_pool(successes, n)
         start = time.perf_counter()
         x, adj = self._features(candidates)
@@ -239,3 +244,57 @@ class NPENAS(NASSearcher):
         order = np.argsort(scores, kind="stable")[:n]
         self.timings["predict_s"] += time.perf_counter() - start
         return [candidates[i] for i in order.tolist()]
+
+
+def _digest(state: dict | None) -> str:
+    """Content hash of an encoder state (searchers loading one checkpoint share a batched fit)."""
+    if state is None:
+        return ""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+class GinFit(FitRequest):
+    """One NPENAS predictor fit: the searcher's settings, its training graphs and a seed.
+
+    Requests with equal settings and training-set size are answered by one ``fit_many`` over the
+    concatenation of their training sets (predictor p trains on its own rows via ``train_idx``),
+    which equals each fit alone bit for bit (``ssnenas.predictors.fast.lanewise`` explains why);
+    the ``"eager"`` engine fits one at a time.
+    """
+
+    def __init__(self, searcher: NPENAS, x: np.ndarray, adj: np.ndarray, y: np.ndarray, *, seed: int) -> None:
+        self.x, self.adj, self.y, self.seed = x, adj, y, int(seed)
+        self.searcher = searcher
+        s = searcher
+        self.settings = {"head": s.head, "rate": s.rate, "weight_decay": s.weight_decay,
+                         "legacy_bias": s.legacy_bias, "legacy_cosine": s.legacy_cosine,
+                         "epochs": s.epochs, "batch_size": s._fit_batch_size(len(y)), "lr": s.lr,
+                         "device": str(s.device)}
+        if s.encoder_state is not None and getattr(s, "_encoder_digest", None) is None:
+            s._encoder_digest = _digest(s.encoder_state)
+        self._key = (s.space.num_features, x.shape[1:], len(y), s.engine, tuple(sorted(self.settings.items())),
+                     getattr(s, "_encoder_digest", None) or "", id(self) if s.engine != "fast" else 0)
+
+    def group_key(self) -> tuple:
+        return self._key
+
+    @classmethod
+    def fit_batch(cls, requests: Sequence["GinFit"]) -> list:
+        first = requests[0]
+        s, cfg = first.searcher, dict(first.settings)
+        fit = {k: cfg.pop(k) for k in ("epochs", "batch_size", "lr", "device")}
+        if s.engine != "fast":
+            return [r.searcher._new_predictor().fit(r.x, r.adj, r.y, seed=r.seed, **fit) for r in requests]
+        n = len(first.y)
+        from ssnenas.predictors import fit_many
+
+        return fit_many(s.space.num_features, np.concatenate([r.x for r in requests]),
+                        np.concatenate([r.adj for r in requests]), np.concatenate([r.y for r in requests]),
+                        seeds=[r.seed for r in requests], train_idx=np.arange(n * len(requests)).reshape(-1, n),
+                        encoder_state=s.encoder_state, **cfg, **fit)
