@@ -1,4 +1,4 @@
-"""Architecture searchers as Ray Tune ``Searcher`` subclasses (algorithms.md §5).
+"""Architecture searchers as Ray Tune ``Searcher`` subclasses: NPENAS (arXiv 2003.12857) and its baselines.
 
 One module per algorithm, all over the same search-space API (``ssnenas.spaces``):
 

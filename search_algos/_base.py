@@ -433,7 +433,7 @@ class NASSearcher(Searcher):
         return lambda arch: key(arch) in store
 
     def _mutation_pool(self, successes: list, n: int) -> list:
-        """The NPENAS candidate pool (algorithms.md §5.1): unseen mutants of the best evaluated archs,
+        """The NPENAS candidate pool (arXiv 2003.12857): unseen mutants of the best evaluated archs,
         parent by parent; topped up with random unseen archs when the neighbourhoods run out of ``n``.
 
         For predictor-guided subclasses, which set ``max_parents``, ``num_candidates`` and

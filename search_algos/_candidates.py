@@ -1,11 +1,12 @@
-"""Candidate generation of NPENAS and BANANAS: mutants of the best architectures (algorithms.md §5.1).
+"""Candidate generation of NPENAS and BANANAS: mutants of the best architectures (arXiv 2003.12857).
 
 "One parent, multiple children": parents are the ``max_parents`` best evaluated architectures, best
 first. Each parent in turn gets ``children_per_parent`` mutation attempts (all of them, even when
-fewer candidates are still needed: §10 item 17, deliberate NPENAS behaviour), every child whose
-canonical key is unseen is kept, and the walk stops before the next parent once ``num_candidates``
-exist; the list is truncated to ``num_candidates``. Keys are the space's canonical ones (NB101 module
-hash, NB201 cell string), not the PAPE of the original (§10 item 14).
+fewer candidates are still needed, as the original code does: deliberate NPENAS behaviour), every
+child whose canonical key is unseen is kept, and the walk stops before the next parent once
+``num_candidates`` exist; the list is truncated to ``num_candidates``. Keys are the space's canonical
+ones (NB101 module hash, NB201 cell string), not the PAPE of the original, which merges distinct NB101
+graphs (README, Decisions).
 """
 
 from __future__ import annotations

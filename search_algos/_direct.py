@@ -1,7 +1,8 @@
-"""The direct driver: a plain suggest / on_trial_complete loop, no Tune (algorithms.md §5, design.md).
+"""The direct driver: a plain suggest / on_trial_complete loop, no Tune.
 
 For tabular benchmarks a trial is a table lookup (microseconds), while a Tune trial costs 0.5-2 s of
-overhead; the benchmark runner therefore drives each searcher directly inside one Ray task.
+overhead; the benchmark runner therefore drives each searcher directly inside one Ray task (README,
+"Searchers and benchmark runs").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Searchers by name, with the paper's settings per algorithm (algorithms.md §5, §2, §6).
+"""Searchers by name, with the settings per algorithm of the SSNENAS code (arXiv 2011.00186).
 
 The benchmark runner builds every algorithm of a trial with :func:`make_searcher`, passing the same
 ``initial_archs`` to all of them (paired comparison) and a per-(trial, algorithm) seed.
@@ -20,13 +20,13 @@ from ssnenas.spaces import get_space
 if TYPE_CHECKING:
     from ssnenas.store import BenchmarkStore
 
-#: every name make_searcher accepts, in the SSNENAS plot order (§5.4)
+#: every name make_searcher accepts, in the algorithm (plot label) order of the original SSNENAS code
 ALGORITHMS: list[str] = ["random", "rea", "bananas", "npenas-np", "npenas-np-fixed", "npenas-bo",
                          "npenas-ssrl", "npenas-ssrl-fixed", "npenas-ssccl", "npenas-ssccl-fixed"]
 
 _NPENAS_PREDICTOR = {"npenas-np": "gin", "npenas-bo": "gin-bo", "npenas-ssrl": "ss-rl",
                      "npenas-ssccl": "ss-ccl"}
-#: ``training_nums`` of the fixed variants (§5.2: algo_params nasbench_101 / nasbench_201)
+#: ``training_nums`` of the fixed variants (the original code's algo_params nasbench_101 / nasbench_201)
 FIXED_TRAINING_NUMS = {
     "nasbench101": {"npenas-np-fixed": 50, "npenas-ssrl-fixed": 90, "npenas-ssccl-fixed": 90},
     "nasbench201": {"npenas-np-fixed": 50, "npenas-ssrl-fixed": 50, "npenas-ssccl-fixed": 50},

@@ -1,4 +1,4 @@
-"""BANANAS: an ensemble of path-encoding MLPs with independent Thompson sampling (algorithms.md §5.4).
+"""BANANAS: an ensemble of path-encoding MLPs with independent Thompson sampling (arXiv 1910.11858).
 
 `BANANAS: Bayesian Optimization with Neural Architectures for Neural Architecture Search
 <https://arxiv.org/abs/1910.11858>`_, as run in the SSNENAS comparison: 5 MLPs (``num_layers`` ReLU
@@ -8,9 +8,9 @@ Each iteration scores the same 100 mutation candidates as NPENAS (``search_algos
 per candidate, draws one sample from N(mean, std) of the 5 predictions (independent Thompson
 sampling, acquisition "its"); the ``k`` = 10 lowest samples are evaluated.
 
-Settings (§5.4): NB101 10 × 20, 150 epochs, batch 32, lr 0.01; NB201 10 × 200 (path encoding) or
-10 × 20 (adjacency / PAPE), 200 epochs, lr 0.001. Encodings: ``"path"`` (BANANAS-PE), ``"adjacency"``
-(-AE), ``"pape"`` (-PEAE).
+Settings (as the SSNENAS code runs it): NB101 10 × 20, 150 epochs, batch 32, lr 0.01; NB201 10 × 200
+(path encoding) or 10 × 20 (adjacency / PAPE), 200 epochs, lr 0.001. Encodings: ``"path"``
+(BANANAS-PE), ``"adjacency"`` (-AE), ``"pape"`` (-PEAE).
 
 Speed without changing the maths: a path encoding is very sparse (about 70 of NB201's 5,461 paths
 occur in a run), and a first-layer weight whose input column is zero in every training example gets
@@ -37,7 +37,7 @@ ADAM_EPS = 1e-7  # Keras' default
 
 
 def default_settings(space: str, encoding: str) -> dict:
-    """§5.4's ``width``, ``epochs`` and ``lr`` for a space and encoding."""
+    """The SSNENAS runs' ``width``, ``epochs`` and ``lr`` for a space and encoding."""
     if space == "nasbench201":
         return {"width": 200 if encoding == "path" else 20, "epochs": 200, "lr": 1e-3}
     return {"width": 20, "epochs": 150, "lr": 1e-2}
@@ -136,7 +136,7 @@ class BANANAS(CohortSearcher):
         encoding: ``"path"`` (BANANAS-PE, default), ``"adjacency"`` (-AE) or ``"pape"`` (-PEAE).
         ensemble_size: MLPs in the ensemble (5).
         num_layers: hidden ReLU layers per MLP (10).
-        width, epochs, lr: per §5.4 by space and encoding (None: those defaults).
+        width, epochs, lr: as the SSNENAS runs, by space and encoding (None: those defaults).
         batch_size: MLP mini-batch (32).
         num_candidates, children_per_parent, max_parents: the candidate generator (as NPENAS).
         device: where the ensemble trains.

@@ -1,4 +1,4 @@
-"""NPENAS: neural-predictor-guided evolution (algorithms.md §5.1, §5.2; predictors §2).
+"""NPENAS: neural-predictor-guided evolution, with the fixed-budget variants and GIN predictors of SSNENAS.
 
 `NPENAS: Neural Predictor Guided Evolution for Neural Architecture Search
 <https://arxiv.org/abs/2003.12857>`_ and its self-supervised successor `SSNENAS
@@ -16,11 +16,12 @@ architectures are generated (``search_algos._candidates``), the predictor scores
   checkpoint with a fresh Linear(32→1)·rate head, fine-tuned (nothing frozen) from the pre-trained
   weights at every iteration, 150 epochs (SS-CCL: 200 on NB101, 150 NB201, 300 DARTS).
 
-Fixed-budget variants (``training_nums=N``, §5.2): the predictor is retrained while its training set
-holds fewer than N architectures (|data| = 10, 20, ..., up to the first multiple of k ≥ N) and then
-kept, while the search itself continues on all data. Optimiser: Adam(0, 0.9), lr 0.005, weight decay
-1e-4, per-step cosine over the true step count (the original's miscount: ``legacy_cosine=True``),
-batch 10 (fixed variants: 10 while ≤ 10 samples, else 16; §10 item 3).
+Fixed-budget variants (``training_nums=N``, the "-FIXED" runs of SSNENAS): the predictor is retrained
+while its training set holds fewer than N architectures (|data| = 10, 20, ..., up to the first multiple
+of k ≥ N) and then kept, while the search itself continues on all data. Optimiser: Adam(0, 0.9), lr
+0.005, weight decay 1e-4, per-step cosine over the true step count (the original's miscount:
+``legacy_cosine=True``), batch 10 (fixed variants: 10 while ≤ 10 samples, else 16; the original code
+computes the non-fixed batch once from the initial 10 samples, so it stays 10 all search).
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ from ssnenas.errors import InputError
 
 PREDICTORS = ("gin", "gin-bo", "ss-rl", "ss-ccl")
 _HEAD = {"gin": "np", "gin-bo": "bo", "ss-rl": "finetune", "ss-ccl": "finetune"}
-#: output scale of the sigmoid heads (val error % representable), algorithms.md §2
+#: output scale of the sigmoid heads (val error % representable), per benchmark as in the original code
 RATES = {("nasbench101", None): 10.0, ("nasbench201", "cifar10-valid"): 10.0,
          ("nasbench201", "cifar100"): 30.0, ("nasbench201", "ImageNet16-120"): 55.0, ("darts", None): 15.0}
 
 
 def default_rate(space: str, dataset: str | None) -> float:
-    """§2's rate for a benchmark/dataset (NB201 without a dataset: cifar10-valid)."""
+    """The original code's rate for a benchmark/dataset (NB201 without a dataset: cifar10-valid)."""
     if space == "nasbench201":
         dataset = dataset or "cifar10-valid"
         if (space, dataset) not in RATES:
@@ -55,7 +56,8 @@ def default_rate(space: str, dataset: str | None) -> float:
 
 
 def default_epochs(predictor: str, space: str) -> int:
-    """§2's search-loop epochs: NP 300, BO 1000, SS-RL 150, SS-CCL 200 (NB101) / 150 / 300 (DARTS)."""
+    """The original code's search-loop epochs: NP 300, BO 1000, SS-RL 150, SS-CCL 200 (NB101) / 150 /
+    300 (DARTS)."""
     if predictor == "ss-ccl":
         return {"nasbench101": 200, "darts": 300}.get(space, 150)
     return {"gin": 300, "gin-bo": 1000, "ss-rl": 150}[predictor]
@@ -71,12 +73,13 @@ class NPENAS(CohortSearcher):
         encoder_state: a ``GINEncoder`` state_dict to fine-tune from (instead of a checkpoint).
         training_nums: fixed-budget variant: stop retraining once the training set reaches this
             size (None: retrain every iteration).
-        epochs, lr, batch_size, rate: predictor training (defaults per §2: ``epochs`` by predictor
-            and space, lr 0.005, batch 10 / fixed 10-then-16, ``rate`` by benchmark and dataset:
-            NB101 10, NB201 cifar10-valid 10, cifar100 30, ImageNet16-120 55, DARTS 15).
+        epochs, lr, batch_size, rate: predictor training (the original code's defaults: ``epochs``
+            by predictor and space, lr 0.005, batch 10 / fixed 10-then-16, ``rate`` by benchmark and
+            dataset: NB101 10, NB201 cifar10-valid 10, cifar100 30, ImageNet16-120 55, DARTS 15).
         dataset: selects the default rate when there is no store (the store's dataset otherwise).
         num_candidates: mutants scored per iteration (100).
-        children_per_parent: mutation attempts per parent (100, §10 item 17).
+        children_per_parent: mutation attempts per parent (100 even when fewer candidates are still
+            needed, as in the original NPENAS, so most candidates descend from the best parent).
         max_parents: best architectures used as parents (50 = 10 × patience 5).
         weight_decay, legacy_bias, legacy_cosine, engine: predictor optimiser options
             (``ssnenas.predictors.Predictor``).

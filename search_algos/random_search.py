@@ -1,4 +1,4 @@
-"""Random search ("RA", algorithms.md §5.4): ``budget`` distinct random architectures."""
+"""Random search ("RA", an SSNENAS baseline, arXiv 2011.00186): ``budget`` distinct random architectures."""
 
 from __future__ import annotations
 

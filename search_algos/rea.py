@@ -1,12 +1,13 @@
-"""Regularized evolution ("REA", algorithms.md §5.4; Real et al., https://arxiv.org/abs/1802.01548).
+"""Regularized evolution ("REA"; Real et al., https://arxiv.org/abs/1802.01548).
 
 The SSNENAS baseline: a population seeded with ``num_init`` = 10 random architectures grows to
 ``population_size`` = 30; each step samples a tournament of ``tournament_size`` = 10 members
 (uniformly, without replacement), mutates the winner (mutation rate 1) into one child, adds the child
 and, once the population exceeds its size, removes the **worst** member, as the original code does
-(§10 item 15). ``aging=True`` removes the **oldest** instead (true aging evolution). Children are not
-deduplicated: REA may re-evaluate an architecture by design. Unlike the original (§10 item 14) it
-evaluates exactly ``budget`` architectures, not ``budget + 1``.
+(its comments admit this is not aging evolution). ``aging=True`` removes the **oldest** instead (true
+aging evolution). Children are not deduplicated: REA may re-evaluate an architecture by design. Unlike
+the original, which loops while query <= budget, it evaluates exactly ``budget`` architectures, not
+``budget + 1`` (README, Decisions).
 """
 
 from __future__ import annotations

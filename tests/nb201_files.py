@@ -1,4 +1,5 @@
-"""Writers of small NAS-Bench-201 / NATS-Bench files in exactly the official nesting (formats.md C).
+"""Writers of small NAS-Bench-201 / NATS-Bench files in exactly the official nesting (as the
+released files hold them and the ``nas_201_api`` / ``nats_bench`` packages read them).
 
 * ``.pth``: ``torch.save({'meta_archs': [...], 'arch2infos': {index: {'less': ArchResults-state,
   'full': ArchResults-state}}, 'evaluated_indexes': [...]})``;

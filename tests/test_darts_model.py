@@ -122,7 +122,7 @@ def test_cifar10_folder_reader_on_a_fake_folder(tmp_path):
     d = load_cifar10(tmp_path)  # the parent works too
     assert d.input_shape == (3, 32, 32)
     assert len(d.x_train) == len(d.x_val) == 10 and len(d.x_test) == 4
-    # search split in file order: batches 1-2 and half of 3 train, the rest validates (§8)
+    # search split in file order: batches 1-2 and half of 3 train, the rest validates (as the original)
     with open(folder / "data_batch_1", "rb") as f:
         first = pickle.load(f, encoding="bytes")
     assert d.y_train[:4].tolist() == list(first[b"labels"])

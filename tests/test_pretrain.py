@@ -1,4 +1,4 @@
-"""SS-RL / SS-CCL pre-training (algorithms.md §3, §4): targets, mining, loss, checkpoints, CLI, Ray."""
+"""SS-RL / SS-CCL pre-training (arXiv 2011.00186): targets, mining, loss, checkpoints, CLI, Ray."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_ssrl_split_is_random_and_pairs_drop_last():
     train, held = split_indices(1000, cfg)
     assert len(train) == 900 and len(held) == 100
     assert sorted(np.concatenate([train, held]).tolist()) == list(range(1000))
-    assert train.tolist() != list(range(900))  # not the key order (§10.13)
+    assert train.tolist() != list(range(900))  # not the key order (the original's first 90%)
     legacy, _ = split_indices(1000, SSRLConfig(epochs=1, lr=1e-3, split="legacy"))
     assert legacy.tolist() == list(range(900))
     a, b = epoch_pairs(train, 0, cfg)
@@ -134,7 +134,7 @@ def test_center_regularizer_literal():
 
 
 def naive_ccl_loss(q, pape, anchors, K, margin, tau, m):
-    """Algorithm 1 (§4.2) written out row by row, as the original code builds it."""
+    """Algorithm 1 of SSNENAS written out row by row, as the original code builds it."""
     rows, centers = [], []
     for a in anchors:
         d = [int((pape[a] != pape[j]).sum()) for j in range(len(pape))]
@@ -317,7 +317,7 @@ def test_cli_ss_rl_in_process(nb201_store, tmp_path, capsys):
             "--epochs", "1", "--train-fraction", "0.05", "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
     ckpt = read_checkpoint(out)
-    assert ckpt["config"]["lr"] == 1e-4 and ckpt["config"]["seed"] == 3344  # NB201 defaults (§3)
+    assert ckpt["config"]["lr"] == 1e-4 and ckpt["config"]["seed"] == 3344  # original NB201 defaults
     assert ckpt["history"][0]["heldout_mse"] > 0
     assert main(argv) == 0  # already complete: resumes at epoch 1 of 1, nothing left to run
     assert "1 epoch(s)" in capsys.readouterr().out

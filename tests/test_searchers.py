@@ -392,7 +392,7 @@ def test_without_a_store_archs_come_from_the_space():
     assert len(set(calls)) == 20
 
 
-# -- candidate generation (§5.1) ---------------------------------------------------------------------
+# -- candidate generation (NPENAS, arXiv 2003.12857) ---------------------------------------------------
 def _one_edit(a, b) -> bool:
     return sum(x != y for x, y in zip(a, b)) == 1
 
@@ -424,7 +424,7 @@ def test_candidates_respect_store_and_limits():
     assert best_parents(succ, 3) == ["d", "b", "a"]
 
 
-# -- REA (§5.4, §10 item 15) ---------------------------------------------------------------------------
+# -- REA (worst-removal as the original code; aging=True: oldest) --------------------------------------
 @pytest.mark.parametrize("aging", [False, True])
 def test_rea_population_rule(store, aging):
     s = REA(store=store, seed=0, budget=60, aging=aging)
@@ -441,7 +441,7 @@ def test_rea_population_rule(store, aging):
     assert s.timings["batches"] == 1 + 50  # one child per step after the initial 10
 
 
-# -- NPENAS specifics (§5.1, §5.2, §2) -------------------------------------------------------------------
+# -- NPENAS specifics (loop, fixed-budget variants, predictor settings) --------------------------------
 def test_npenas_fixed_budget_stops_retraining(store):
     ev = tabular_evaluator(store)
     fixed = NPENAS(store=store, seed=0, budget=50, training_nums=20, **PREDICTOR_FAST)
@@ -578,7 +578,7 @@ def test_same_sequence_in_a_spawned_process(store):
     assert json.loads(out.stdout.strip().splitlines()[-1]) == here
 
 
-# -- BANANAS (§5.4) -------------------------------------------------------------------------------------
+# -- BANANAS (arXiv 1910.11858, as run by SSNENAS) -----------------------------------------------------
 def _dense_reference(x, y, xp, *, gen, P, layers, width, epochs, bs, lr):
     """The textbook dense ensemble (every input column trained) drawing the same random numbers."""
     D = x.shape[1]

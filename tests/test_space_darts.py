@@ -133,7 +133,8 @@ def test_graph_of_both_cells():
     assert node_ops.tolist() == NORMAL_OPS + REDUCE_OPS
     expected = NORMAL_EDGES + [(i + 15, j + 15) for i, j in REDUCE_EDGES] + [(14, 15), (14, 16)]
     np.testing.assert_array_equal(adj, _adj(expected))
-    # concat 10 of the normal cell is read by op-node 12, so (fixed rule, §10.6) no 10 -> 14
+    # concat 10 of the normal cell is read by op-node 12, so (fixed rule: the whole row, not one
+    # entry as in the original code) no 10 -> 14
     assert adj[10, 14] == 0
     g = SPACE.to_graph(swapped(HAND, 0, 3))  # equivalent genotype, same graph
     np.testing.assert_array_equal(g.node_ops, node_ops)
@@ -157,7 +158,8 @@ def block(start: int, nodes_ops: list[tuple[int, int]]) -> list[int]:
 
 def test_pape_literal_op_labels_follow_sorted_paths():
     """The normal cell has 14 paths; sorting by (length, [start, nodes]) moves e.g. the
-    c_{k-2} -> node 3 path (op dil_conv_5x5, generated 10th) to block 2 (§10.7 fix)."""
+    c_{k-2} -> node 3 path (op dil_conv_5x5, generated 10th) to block 2 (the original code
+    left op labels in generation order)."""
     o = {op: i for i, op in enumerate(d.OPS)}
     expected_blocks = [
         block(0, [(0, o["sep_conv_3x3"])]),

@@ -1,5 +1,5 @@
-"""NAS-Bench-201 space: strings, official index order, the §1.2 graph conversion, encodings,
-sampling and mutation."""
+"""NAS-Bench-201 space: strings, official index order, the original code's op-on-node graph conversion,
+encodings, sampling and mutation."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_bad_tuples_are_rejected():
         SPACE.encode(("none",) * 6, "zero_cost")
 
 
-# -- §1.2 conversion -------------------------------------------------------------------------------
+# -- op-on-node conversion of the original code ----------------------------------------------------
 def test_graph_full_cell_keeps_fixed_wiring():
     assert_graph(ALL_CONV, [I, C3, C3, C3, C3, C3, C3, OUT],
                  [(0, 1), (0, 2), (0, 3), (1, 4), (1, 5), (2, 6), (4, 6), (3, 7), (5, 7), (6, 7)])
@@ -125,7 +125,8 @@ def test_identical_graphs_example():
 
 
 def test_dangling_nodes_are_kept():
-    # §10.16: op-nodes 1 and 2 have an in-edge but no path to the output
+    # kept as in the original conversion (README, Decisions): op-nodes 1 and 2 have an in-edge but no
+    # path to the output
     assert_graph("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|none~2|",
                  [I, C3, C1, SK, ISO, ISO, ISO, OUT],
                  [(0, 1), (0, 2), (0, 3), (3, 7), (0, 4), (0, 5), (0, 6)])
@@ -181,8 +182,9 @@ def test_encodings_literal():
 
 
 def test_documented_unique_counts():
-    """§1.2/§1.4: over all 15,625 strings, 9,741 distinct PAPEs and 8,046 distinct PEs; 125 cells
-    lose their output, 80 of those still have a non-zero PAPE."""
+    """Counts that follow from the original code's conversion and encoders: over all 15,625 strings,
+    9,741 distinct PAPEs and 8,046 distinct PEs; 125 cells lose their output, 80 of those still have a
+    non-zero PAPE."""
     papes, pes, graphs = set(), set(), set()
     no_output = nonzero = 0
     for arch in nb.all_archs():

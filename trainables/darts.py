@@ -1,4 +1,4 @@
-"""Ray Tune class trainable that really trains one DARTS candidate (algorithms.md §8).
+"""Ray Tune class trainable that really trains one DARTS candidate (README, "Open-domain DARTS search").
 
 Config keys: ``arch`` (a DARTS genotype string, from the searcher), ``data`` (``"digits"`` or
 ``"cifar10:PATH"``), ``train`` (a dict of :class:`ssnenas.darts.train.TrainConfig` fields, e.g.

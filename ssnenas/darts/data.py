@@ -2,9 +2,9 @@
 embedded default, scikit-learn's bundled 8x8 handwritten digits (no download).
 
 Arrays are kept as float32 NCHW tensors normalised by the training split's per-channel mean/std.
-Splits (algorithms.md §8): ``"search"`` = the first half of the training images for training and the
-second half for validation (CIFAR-10: indices 0-24,999 / 25,000-49,999), plus the test set;
-``"full"`` = all training images for training, the test set for test, no validation.
+Splits (as in the original SSNENAS search code): ``"search"`` = the first half of the training images
+for training and the second half for validation (CIFAR-10: indices 0-24,999 / 25,000-49,999), plus the
+test set; ``"full"`` = all training images for training, the test set for test, no validation.
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def cifar10_folder(path: str | os.PathLike) -> Path:
 
 def load_cifar10(path: str | os.PathLike, *, split: str = "search") -> ImageData:
     """CIFAR-10 from its python batches; ``search`` splits the 50k training images 25k/25k in file
-    order (§8), ``full`` keeps all 50k for training. Augmentation: crop with 4-pixel padding + flip."""
+    order (as the original code does), ``full`` keeps all 50k for training. Augmentation: crop with
+    4-pixel padding + flip."""
     _check_split(split)
     folder = cifar10_folder(path)
     parts = [_read_batch(folder / f) for f in CIFAR10_TRAIN_FILES]

@@ -1,4 +1,4 @@
-"""The DARTS CIFAR network built from a genotype (algorithms.md §1.3, "Network for evaluation").
+"""The DARTS CIFAR network built from a genotype (the evaluation network of DARTS, arXiv 1806.09055).
 
 Layout: a 3x3 conv stem with ``stem_multiplier * C`` channels, then ``layers`` cells; the cells at
 ``layers // 3`` and ``2 * layers // 3`` are reduction cells (channels x2, spatial /2), the others
@@ -156,7 +156,7 @@ def model_complexity(model: DartsNetwork, input_shape: tuple[int, int, int]) -> 
 
     ``params`` excludes the auxiliary head; ``flops`` are ptflops' multiply-accumulates (MACs) of one
     image in eval mode (the auxiliary head does not run then). Measured at the real input size, not
-    at 224x224 (§10 item 10).
+    at 224x224 as the original SSNENAS retraining code does.
     """
     from ptflops import get_model_complexity_info
 

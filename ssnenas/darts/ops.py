@@ -1,4 +1,4 @@
-"""The DARTS operations (algorithms.md §1.3) in the evaluation-network form (affine BatchNorm).
+"""The DARTS operations (arXiv 1806.09055) in the evaluation-network form (affine BatchNorm).
 
 Each op maps ``C`` channels to ``C`` channels; ``stride`` 2 halves the spatial size (reduction
 cells apply it to the edges that read the two cell inputs). ``none`` is a real op of this space

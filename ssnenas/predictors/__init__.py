@@ -1,5 +1,5 @@
 """GIN performance predictors: the dense GIN encoder, the NPENAS/SSNENAS heads, the optimiser and
-schedule of the original code, and fast fit/predict (algorithms.md §2)."""
+schedule of the original code, and fast fit/predict (NPENAS arXiv 2003.12857, SSNENAS arXiv 2011.00186)."""
 
 from __future__ import annotations
 

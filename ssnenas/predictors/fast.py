@@ -6,8 +6,9 @@ predictor's parameters on the device, packs each predictor's parameters into one
 ``[P, D]`` tensor, computes forward and backward by hand with batched matmuls over a leading P axis
 and runs Adam as a handful of whole-tensor ops, so a step costs about as much for P = 8 as for P = 1.
 
-The maths is the spec's (algorithms.md §2), identical to the eager reference
-(``PredictorNet`` + ``torch.optim.Adam``), which ``tests/test_predictors.py`` checks step by step:
+The maths is the NPENAS/SSNENAS predictor training (README, "GIN predictor and self-supervised
+pre-training"), identical to the eager reference (``PredictorNet`` + ``torch.optim.Adam``), which
+``tests/test_predictors.py`` checks step by step:
 training-mode BatchNorm over all B·N nodes (batch statistics; running statistics updated with
 momentum 0.1 and the unbiased variance), inverted dropout from pre-drawn uniforms, Adam with
 β = (0, 0.9) (so the first moment is the gradient itself and its bias correction is 1), coupled
@@ -69,7 +70,7 @@ class BatchedTrainer:
 
     def __init__(self, nets: list[PredictorNet], x: Tensor, adj: Tensor, y: Tensor, *, lr: float,
                  weight_decay: float, legacy_bias: bool) -> None:
-        assert BETAS[0] == 0.0, "the fast engine assumes beta1 = 0 (algorithms.md §2)"
+        assert BETAS[0] == 0.0, "the fast engine assumes beta1 = 0 (Adam betas (0, 0.9))"
         self.nets = nets
         self.kind = nets[0].head_kind
         self.rate = getattr(nets[0].head, "rate", 1.0)

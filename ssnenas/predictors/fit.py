@@ -67,13 +67,14 @@ def _init_net(num_features: int, head: str, rate: float, seed: int,
 
 
 class Predictor:
-    """A GIN performance predictor (algorithms.md §2).
+    """A GIN performance predictor (NPENAS arXiv 2003.12857, SSNENAS arXiv 2011.00186).
 
     Args:
         num_features: one-hot node-feature length of the space's graphs.
         head: ``"np"`` (NPENAS-NP), ``"bo"`` (NPENAS-BO, Gaussian), ``"finetune"`` (SS-RL/SS-CCL
             fine-tuning and the "supervised" baseline).
-        rate: output scale of the sigmoid heads (§2 per benchmark; 1 in the predictor studies).
+        rate: output scale of the sigmoid heads (per benchmark, as in the original code; 1 in the
+            predictor studies).
         weight_decay, legacy_bias, legacy_cosine: optimiser options (``ssnenas.predictors.optim``).
         engine: ``"fast"`` (batched hand-written steps, default) or ``"eager"`` (autograd reference).
 

@@ -1,9 +1,9 @@
 r"""The GIN backbone shared by every predictor (NPENAS-NP, NPENAS-BO, SS-RL, SS-CCL).
 
 `How Powerful are Graph Neural Networks? <https://arxiv.org/abs/1810.00826>`_ with the
-NPENAS/SSNENAS layout (algorithms.md §2): three GIN layers, sum aggregation, :math:`\epsilon = 0`
-fixed, self-loops removed, each layer followed by the activation THEN a node-level BatchNorm1d, and a
-mean pool over all nodes (isolate / padding nodes included):
+NPENAS/SSNENAS layout (arXiv 2003.12857, 2011.00186): three GIN layers, sum aggregation,
+:math:`\epsilon = 0` fixed, self-loops removed, each layer followed by the activation THEN a node-level
+BatchNorm1d, and a mean pool over all nodes (isolate / padding nodes included):
 
 .. math::
     \mathbf{h}_j^{(l)} = \mathrm{MLP}_l\Big((1+\epsilon)\,\mathbf{x}_j^{(l-1)}
@@ -82,7 +82,7 @@ class GINEncoder(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch defaults for the GIN MLPs and BatchNorm (algorithms.md §2)."""
+        """PyTorch defaults for the GIN MLPs and BatchNorm, as in the original code."""
         for mlp in self.mlps:
             mlp.lin1.reset_parameters()
             mlp.lin2.reset_parameters()

@@ -1,4 +1,4 @@
-"""Prediction heads on the 32-d GIN graph embedding, and the full predictor networks (algorithms.md §2).
+"""Prediction heads on the 32-d GIN graph embedding, and the full predictor networks (NPENAS, SSNENAS).
 
 - ``"np"`` (PredictorGIN, NPENAS-NP): Linear(32→16) → ReLU → Dropout(0.1) → Linear(16→1) → Sigmoid, × rate.
 - ``"bo"`` (GIN-Gaussian, NPENAS-BO, CELU encoder): mean Linear(32→16) → CELU → Dropout(0.1) →

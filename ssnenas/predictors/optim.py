@@ -1,4 +1,5 @@
-"""Optimiser and learning-rate schedule of the GIN predictors (algorithms.md §2, §10 items 2 and 4).
+"""Optimiser and learning-rate schedule of the GIN predictors: the original code's, with its step-count
+and bias-group quirks off by default (README, Decisions).
 
 Adam with betas (0.0, 0.9) and coupled L2 weight decay (``torch.optim.Adam(weight_decay=…)``, not
 AdamW). By default every parameter gets the base lr and the weight decay. ``legacy_bias=True``

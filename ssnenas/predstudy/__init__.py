@@ -1,5 +1,6 @@
-"""Predictor study (algorithms.md §7): how well the supervised GIN and the SS-RL / SS-CCL fine-tuned
-predictors rank the architectures they were not trained on, as a function of the training-set size.
+"""Predictor study (SSNENAS, arXiv 2011.00186): how well the supervised GIN and the SS-RL / SS-CCL
+fine-tuned predictors rank the architectures they were not trained on, as a function of the training-set
+size.
 
     from ssnenas.predstudy import StudyConfig, load_data, load_predictors, parse_predictors, run_study
     data = load_data(BenchmarkStore.open(dir), space="nasbench201")

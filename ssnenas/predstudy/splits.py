@@ -1,4 +1,4 @@
-"""Paired train/test splits of a predictor study (algorithms.md §7, fix of §10.18).
+"""Paired, seeded train/test splits of a predictor study (the original code draws unseeded ones).
 
 For repeat r and training size n the split depends only on ``(seed, r, n)``, never on the predictor,
 so every predictor of a (repeat, size) cell trains on the same architectures and is scored on the

@@ -1,4 +1,4 @@
-"""Self-supervised pre-training of the GIN encoder: SS-RL (algorithms.md §3) and SS-CCL (§4).
+"""Self-supervised pre-training of the GIN encoder: SS-RL and SS-CCL (SSNENAS, arXiv 2011.00186).
 
 Both learn from unlabelled architectures only, checkpoint every epoch (atomically), resume from the
 last checkpoint when restarted, and hand the fine-tuning a GINEncoder ``state_dict`` through

@@ -1,4 +1,4 @@
-r"""SS-CCL: central contrastive learning (algorithms.md §4), model, mining and loss.
+r"""SS-CCL: central contrastive learning (SSNENAS, arXiv 2011.00186), model, mining and loss.
 
 Model (CCLNas): ``encoder_q`` = GIN backbone -> mean pool -> projection Linear(32,8) -> ReLU ->
 Linear(8,8); the output q is L2-normalised.
@@ -8,9 +8,10 @@ Mining (per anchor a of a batch B, on PAPE Hamming distances d_j = Hamming(PAPE_
 - d_min = min(100, min_{j != a} d_j)  (the code masks d_a with 100)
 - positives P_a = {j : d_j == d_min}  (contains a itself only when d_min == 0, i.e. PAPE duplicates)
 - negatives Neg_a = the first K (in batch order) of {j : d_j >= d_min + margin}; with margin 0 the
-  positives are among them (§10.12). Anchors with fewer than K eligible members, or no positive,
-  are skipped. Because of the cap, an anchor with no neighbour within Hamming 100 has no positive
-  and is skipped too (only DARTS's 1,224-bit PAPE gets there: ~0.5 % of anchors at N = 10k).
+  positives are among them (as in the original code). Anchors with fewer than K eligible members,
+  or no positive, are skipped. Because of the cap, an anchor with no neighbour within Hamming 100
+  has no positive and is skipped too (only DARTS's 1,224-bit PAPE gets there: ~0.5 % of anchors at
+  N = 10k).
 
 Loss of one step (anchors C' that survive the mining), with the centre c_a = normalize(mean_{p in
 P_a} q_p) and tau = 0.07:

@@ -1,4 +1,5 @@
-"""SS-CCL training: Algorithm 1 of algorithms.md §4.2, one process or one DDP rank.
+"""SS-CCL training: Algorithm 1 of SSNENAS (arXiv 2011.00186), as the original code runs it; one process
+or one DDP rank.
 
 One epoch::
 
@@ -34,8 +35,9 @@ from ssnenas.pretrain.runner import (base_checkpoint, progress_bar, resolve_devi
                                      seeded_init)
 
 METHOD = "ss-ccl"
-SEED = 444  # the original CCL seed (§4.3)
-# (N, M, S, K) presets, algorithms.md §4.3: README settings per space; "paper" = NB101 140k/140k.
+SEED = 444  # the original CCL seed
+# (N, M, S, K) presets: the original authors' README settings per space; "paper" = NB101 140k/140k
+# (arXiv 2011.00186; K from the name of the authors' NB101 checkpoint).
 PRESETS = {
     ("nasbench101", "readme"): (40_000, 20_000, 1_000, 39_850),
     ("nasbench101", "paper"): (140_000, 140_000, 1_000, 139_800),

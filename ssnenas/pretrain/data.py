@@ -2,8 +2,8 @@
 
 Both SS-RL and SS-CCL need, per architecture, only its GIN input graph (one-hot node features and
 adjacency) and its PAPE vector; no benchmark labels. NB101/NB201 take every architecture of a
-prepared benchmark store (in store order, duplicates included, algorithms.md §4.3); DARTS has no
-complete table, so ``num_archs`` genotypes are sampled from the space (50,000 in the paper, §1.3).
+prepared benchmark store (in store order, duplicates included, as the original code does); DARTS has no
+complete table, so ``num_archs`` genotypes are sampled from the space (50,000 in the authors' README).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def load_archs(space_name: str, data: str | os.PathLike | None, *, num_archs: in
                seed: int = 0, dataset: str | None = None) -> ArchSet:
     """The pre-training architectures: a store's archs when ``data`` is given, otherwise sampled ones.
 
-    Without a store: DARTS samples ``num_archs`` genotypes (default 50,000, §1.3); NB101 samples
+    Without a store: DARTS samples ``num_archs`` genotypes (default 50,000, as the authors); NB101 samples
     ``num_archs`` distinct valid cells (every valid cell is a benchmark entry, so this stands in for the
     423,624-arch table where the official file is unavailable); NB201 takes all 15,625 cells.
     """

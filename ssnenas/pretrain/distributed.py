@@ -1,7 +1,7 @@
 """SS-CCL on several workers with Ray Train (``TorchTrainer``, DDP; one worker per GPU, or CPU workers).
 
 Paper-scale SS-CCL (NB101, N = 140k) ran on 6 GPUs with the batch split across them, each GPU
-mining positives/negatives only within its own share (algorithms.md §4.2, §10.12). Here every
+mining positives/negatives only within its own share (the original code's DDP mode). Here every
 worker takes the shard ``B[rank::W]`` of each global batch of N archs and runs
 :func:`ssnenas.pretrain.ccl_train.ccl_epoch`; DDP averages the gradients. The architecture tensors go
 to the Ray object store once and every worker reads them from there. Rank 0 rewrites the checkpoint

@@ -41,7 +41,8 @@ class SearchSpace:
     num_nodes: int = 0  # padded node count of to_graph (7, 8, 30)
     node_features: tuple[str, ...] = ()  # one-hot vocabulary of to_graph's node_ops
     encodings: dict[str, int] = {}  # kind -> vector length
-    #: mutation retries when ``is_known`` rejects children; the parent is returned after that (§1.1)
+    #: mutation retries when ``is_known`` rejects children; the parent is returned after that (as in
+    #: the original code's NB101 mutation)
     max_mutation_tries: int = 500
 
     @property
@@ -80,7 +81,7 @@ class SearchSpace:
     def ged(self, a: Any, b: Any) -> float:
         """Normalised graph edit distance, the SS-RL target: exp(-Hamming(PAPE_a, PAPE_b) / num_nodes).
 
-        1 for identical encodings, decaying toward 0 (algorithms.md §1.4).
+        1 for identical encodings, decaying toward 0 (the "GED" of SSNENAS, arXiv 2011.00186).
         """
         d = int(np.count_nonzero(self.encode(a, "pape") != self.encode(b, "pape")))
         return math.exp(-d / self.num_nodes)

@@ -1,4 +1,4 @@
-"""The DARTS CIFAR-10 space: a normal and a reduction cell (algorithms.md §1.3, §1.4).
+"""The DARTS CIFAR-10 space (arXiv 1806.09055): a normal and a reduction cell, as SSNENAS encodes them.
 
 Representations and conversions:
 
@@ -12,7 +12,7 @@ Representations and conversions:
 - the 30-node op-on-node graph of both cells (:func:`graph_arrays`);
 - encodings: "pape" (1,224), "path" (18,724, BANANAS style), "adjacency" (208).
 
-Deviations from the authors' code, both fixed by default (§10.5-§10.7): the GIN graph covers both
+Deviations from the authors' code, fixed by default (README, Decisions): the GIN graph covers both
 cells (``legacy_normal_only=True`` gives the authors' normal-cell-only graph with their concat-node
 quirk), and the PAPE keeps each path's op labels with its node indices when sorting.
 """
@@ -217,8 +217,9 @@ def graph_arrays(g: Genotype, *, legacy_normal_only: bool = False) -> tuple[np.n
     Normal cell at nodes 0..14, reduction cell at 15..29, plus 14 -> 15 and 14 -> 16 (the normal
     cell's output feeds both inputs of the reduction cell). The genotype is canonicalised first,
     so equivalent genotypes get one graph. ``legacy_normal_only=True`` reproduces the authors'
-    GIN input (§10.5, §10.6): the normal cell alone, concat node 10 always linked to the output,
-    padded to 30 with edge-less nodes labelled :data:`LEGACY_PAD_LABEL`; pass
+    GIN input (their converter reads only the first 15 nodes, and their concat rule checks one
+    matrix entry instead of node 10's row): the normal cell alone, concat node 10 always linked to
+    the output, padded to 30 with edge-less nodes labelled :data:`LEGACY_PAD_LABEL`; pass
     :data:`LEGACY_NODE_MASK` to the GIN to pool over the 15 real nodes only.
     """
     g = canonical(_check(g))
@@ -262,10 +263,11 @@ def cell_paths(edges: tuple[Edge, ...]) -> list[tuple[int, tuple[int, ...], tupl
 
 
 def encode_pape(g: Genotype) -> np.ndarray:
-    """Position-aware path encoding, uint8[1224] (§1.4): per cell (normal, then reduction) one
-    34-bit block per path, bit ``start`` (0 = c_{k-2}, 1 = c_{k-1}) and bit ``2 + 8k + op`` for
-    each node k on the path, blocks sorted by (length, [start, *nodes]) and zero-padded to 18.
-    The op labels travel with their path when sorting (fixes §10.7)."""
+    """Position-aware path encoding (PAPE, SSNENAS arXiv 2011.00186), uint8[1224]: per cell
+    (normal, then reduction) one 34-bit block per path, bit ``start`` (0 = c_{k-2}, 1 = c_{k-1}) and
+    bit ``2 + 8k + op`` for each node k on the path, blocks sorted by (length, [start, *nodes]) and
+    zero-padded to 18. The op labels travel with their path when sorting (the original code pairs
+    the unsorted op labels with the sorted node indices)."""
     _check(g)
     out = np.zeros(PAPE_LEN, dtype=np.uint8)
     for c, edges in enumerate(g.cells):

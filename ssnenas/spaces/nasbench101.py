@@ -8,13 +8,14 @@ Representations and conversions:
   input->output path removed, as ``ModelSpec._prune`` does), held as tuples so it is hashable.
   :func:`prune` / :func:`arch_from_spec` / :func:`arch_from_adjacency` build one.
 - **key**: the official module hash (:func:`module_hash`, ``graph_util.hash_module``), the canonical,
-  isomorphism-invariant identity used for benchmark lookups and dedup (algorithms.md §10 item 14).
+  isomorphism-invariant identity used for benchmark lookups and dedup (the original dedups by PAPE,
+  which merges distinct graphs; README, Decisions).
 - **string** (``to_str``/``from_str``): ``"<row-major bits of the pruned matrix>|<comma-joined ops>"``,
   e.g. ``"0110000100010000|input,conv3x3-bn-relu,maxpool3x3,output"`` (input -> two ops -> output).
-- **graph** (:func:`graph_arrays`, ``to_graph``): the 7-node padded DAG of algorithms.md §1.1
+- **graph** (:func:`graph_arrays`, ``to_graph``): the 7-node padded DAG of the original code
   (node features over :data:`NODE_FEATURES`, dummy ``isolate`` nodes fed from the input).
 - **encodings** (on the padded graph): ``path`` (BANANAS PE, 364), ``pape`` (position-aware path
-  encoding, 120, §1.4), ``adjacency`` (BANANAS AE, 41). All are float32 0/1 vectors.
+  encoding of SSNENAS, 120), ``adjacency`` (BANANAS AE, 41). All are float32 0/1 vectors.
 
 Validity lives in one function, :func:`_pruned_or_reason`, which every constructor, ``sample``,
 ``mutate`` and ``from_str`` go through.
@@ -226,7 +227,7 @@ def module_hash(matrix: np.ndarray, ops: Sequence[str]) -> str:
 
 # -- padded graph and encodings ----------------------------------------------------------------------
 def graph_arrays(matrix: np.ndarray, ops: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The 7-node padded graph (algorithms.md §1.1, ``matrix_dummy_nodes`` + ``find_isolate_node``).
+    """The 7-node padded graph (the original code's ``matrix_dummy_nodes`` + ``find_isolate_node``).
 
     Edges of the n-vertex spec are copied, with edges into the output redirected to vertex 6; ops become
     the first n-1 ops, 7-n ``isolate`` nodes, then ``output``; every vertex other than the input left
@@ -280,7 +281,7 @@ def path_encoding(node_ops: np.ndarray, adj: np.ndarray) -> np.ndarray:
 
 
 def pape_encoding(node_ops: np.ndarray, adj: np.ndarray) -> np.ndarray:
-    """Position-aware path encoding (120, algorithms.md §1.4): one 15-bit block per path, bit
+    """Position-aware path encoding (120, SSNENAS arXiv 2011.00186): one 15-bit block per path, bit
     (node - 1)·3 + op for each intermediate node; blocks sorted by (length, node indices), zero-padded."""
     ops = node_ops.tolist()
     paths = sorted(_paths(adj), key=lambda p: (len(p), p))

@@ -1,4 +1,4 @@
-"""NAS-Bench-201: a 4-node cell with one op on each of its 6 edges (algorithms.md §1.2).
+"""NAS-Bench-201 (arXiv 2001.00326): a 4-node cell with one op on each of its 6 edges.
 
 Representations and conversions:
 
@@ -152,7 +152,7 @@ def _graph_cached(arch: NB201Arch) -> tuple[tuple[int, ...], tuple[tuple[int, in
 
 
 def graph_arrays(arch: NB201Arch) -> tuple[np.ndarray, np.ndarray]:
-    """(node_ops int8[8], adjacency uint8[8, 8]) of the §1.2 op-on-node conversion.
+    """(node_ops int8[8], adjacency uint8[8, 8]) of the original code's op-on-node conversion.
 
     Node 0 is the input, op-nodes 1..6 hold edges (1<-0), (2<-0), (3<-0), (2<-1), (3<-1), (3<-2),
     node 7 the output; `none` op-nodes are removed, then isolated nodes (possibly the output),
@@ -191,7 +191,7 @@ def _paths(arch: NB201Arch) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ..
 
 
 def encode_pape(arch: NB201Arch) -> np.ndarray:
-    """Position-aware path encoding, uint8[96] (§1.4): one 24-bit block per input->output path of
+    """Position-aware path encoding (SSNENAS), uint8[96]: one 24-bit block per input->output path of
     the padded graph, bit ``(node - 1) * 4 + op``; blocks sorted by (length, node indices)."""
     out = np.zeros(PAPE_LEN, dtype=np.uint8)
     for k, (path, ops) in enumerate(_paths(_check(arch))):
