@@ -2,15 +2,16 @@
 
 ``prepare_nasbench201(source, dataset, out)`` reads one of
 
-* the official ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``: a ``torch.save``d
-  dict (the layout of the official NAS-Bench-201 release, read by its ``nas_201_api``). It is a
-  *trusted pickle*: ``torch.load(..., weights_only=False)`` runs whatever the file names, so it is only called on a file whose **name** is one of the two official
-  names (the files are published under those names; a renamed or other file needs
-  ``trust_pickle=True`` / ``--trust-pickle``). The whole dict is unpickled at once: the v1_1 file
+* the official ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``: a ``torch.save``d dict
+  (the layout of the official NAS-Bench-201 release, read by its ``nas_201_api``). It is a *trusted pickle*:
+  ``torch.load(..., weights_only=False)`` runs whatever the file names, so it is only called on a file whose
+  **name** is one of the two official names (the files are published under those names; a renamed or other
+  file needs ``trust_pickle=True`` / ``--trust-pickle``). The whole dict is unpickled at once: the v1_1 file
   needs about **30 GB of RAM** (v1_0 an estimated 10-15 GB); on a smaller machine use the NATS folder.
-* a NATS-Bench topology folder ``NATS-tss-v1_0-3ffb9-simple`` (the layout that the ``nats_bench``
-  package reads): ``meta.pickle.pbz2`` plus one ``{index:06d}.pickle.pbz2`` per arch, read arch by arch (constant memory) with the
-  restricted unpickler of :mod:`ssnenas.store.nb201_pickle` (no code can run from these files).
+* a NATS-Bench topology folder ``NATS-tss-v1_0-3ffb9-simple`` (the layout that the ``nats_bench`` package
+  reads): ``meta.pickle.pbz2`` plus one ``{index:06d}.pickle.pbz2`` per arch, read arch by arch (constant
+  memory) with the restricted unpickler of :mod:`ssnenas.store.nb201_pickle` (no code can run from these
+  files).
 * a CSV with an ``arch`` column and accuracy columns picked by ``val_column`` (default
   ``<dataset>_val_acc``) and ``test_column`` (optional), e.g. the shared ``nb201_200epoch.csv``.
 

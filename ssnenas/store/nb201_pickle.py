@@ -2,8 +2,8 @@
 
 A NATS-Bench ``NATS-tss-v1_0-3ffb9-simple`` folder holds bz2-compressed pickles (protocol 4) of plain
 state dicts (the files the ``nats_bench`` package reads). Plain ``pickle.load`` would run whatever a
-file names, so this module unpickles with an allow-list: the builtin containers/scalars and ``collections`` types the files
-need, plus numpy scalars (``numpy._core.multiarray.scalar`` with its ``numpy.dtype``). Anything else
+file names, so this module unpickles with an allow-list: the builtin containers/scalars and
+``collections`` types the files need, plus numpy scalars (``numpy._core.multiarray.scalar`` with its ``numpy.dtype``). Anything else
 (a class, a function such as ``os.system``) is refused with a :class:`DataFormatError` before it is
 called. NumPy arrays are not on the list: the files hold numbers and lists only.
 """
