@@ -64,6 +64,32 @@ def nb201_store(nb201_csv, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def nb201_benchmark(nb201_store):
+    """The opened ``BenchmarkStore`` of :func:`nb201_store` (read-only)."""
+    from ssnenas.store import BenchmarkStore
+
+    return BenchmarkStore.open(nb201_store)
+
+
+@pytest.fixture(scope="session")
+def nb201_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Real (tiny, 1-epoch) SS-RL and SS-CCL checkpoints for NAS-Bench-201, trained once per session."""
+    import numpy as np
+
+    from ssnenas.pretrain import CCLConfig, SSRLConfig, arch_set, train_ccl, train_ssrl
+    from ssnenas.spaces import get_space
+
+    out = tmp_path_factory.mktemp("ckpt")
+    archs = arch_set("nasbench201", get_space("nasbench201").all_archs()[:300])
+    train_ssrl(archs.take(np.arange(100)), out / "rl.pt", config=SSRLConfig(epochs=1, lr=1e-3),
+               device="cpu", progress=False)
+    train_ccl(archs, out / "ccl.pt", config=CCLConfig(batch_size=300, train_samples=60, batch_step=20,
+                                                      min_negative_size=250, epochs=1),
+              device="cpu", progress=False)
+    return {"ss-rl": out / "rl.pt", "ss-ccl": out / "ccl.pt"}
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny fits gain nothing from intra-op threads, which contend badly on a shared 2-core machine,

@@ -55,25 +55,13 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def store(nb201_store):
-    from ssnenas.store import BenchmarkStore
-
-    return BenchmarkStore.open(nb201_store)
+def store(nb201_benchmark):
+    return nb201_benchmark
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """Real (tiny, 1-epoch) SS-RL and SS-CCL checkpoints for NAS-Bench-201."""
-    from ssnenas.pretrain import CCLConfig, SSRLConfig, arch_set, train_ccl, train_ssrl
-
-    out = tmp_path_factory.mktemp("ckpt")
-    archs = arch_set("nasbench201", NB201.all_archs()[:300])
-    train_ssrl(archs.take(np.arange(100)), out / "rl.pt", config=SSRLConfig(epochs=1, lr=1e-3),
-               device="cpu", progress=False)
-    train_ccl(archs, out / "ccl.pt", config=CCLConfig(batch_size=300, train_samples=60, batch_step=20,
-                                                      min_negative_size=250, epochs=1),
-              device="cpu", progress=False)
-    return {"ss-rl": out / "rl.pt", "ss-ccl": out / "ccl.pt"}
+def checkpoints(nb201_checkpoints):
+    return nb201_checkpoints
 
 
 def _build(case: str, store, checkpoints, *, seed: int, budget: int = BUDGET, **extra) -> NASSearcher:

@@ -25,10 +25,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def store(nb201_store):
-    from ssnenas.store import BenchmarkStore
-
-    return BenchmarkStore.open(nb201_store)
+def store(nb201_benchmark):
+    return nb201_benchmark
 
 
 def test_lookup_returns_the_published_numbers(store):
