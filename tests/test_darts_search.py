@@ -33,19 +33,23 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 def test_settings_defaults_and_errors(tmp_path):
     s = resolve_settings(_args([]))
-    assert {k: s[k] for k in DEFAULTS} == DEFAULTS
-    assert s["algorithm"] == "npenas-np" and s["predictor"] is None and s["space"] == "darts"
-    assert resolve_settings(_args(["--fixed"]))["algorithm"] == "npenas-np-fixed"
+    assert {k: getattr(s, k) for k in DEFAULTS} == DEFAULTS
+    assert s.algorithm == "npenas-np" and s.predictor is None and s.space == "darts"
+    assert not s.asynchronous and s.step_mode == "auto" and s.gpus_per_trial is None
+    assert resolve_settings(_args(["--fixed"])).algorithm == "npenas-np-fixed"
+    assert resolve_settings(_args(["--async"])).asynchronous is True
     ckpt = tmp_path / "ccl.pt"
     ckpt.write_bytes(b"x")
     s = resolve_settings(_args(["--predictor", f"ss-ccl={ckpt}", "--fixed"]))
-    assert s["algorithm"] == "npenas-ssccl-fixed" and s["predictor"] == str(ckpt.resolve())
+    assert s.algorithm == "npenas-ssccl-fixed" and s.predictor == str(ckpt.resolve())
     bad_inputs = [(["--predictor", f"ss-ccl={tmp_path / 'missing.pt'}"], "pretrain ss-ccl"),
                   (["--predictor", "gin"], "ss-ccl=CHECKPOINT"),
                   (["--data", "mnist"], "digits.*cifar10:PATH"),
                   (["--data", f"cifar10:{tmp_path}"], "missing data_batch_1"),
                   (["--space", "nasbench201"], "only 'darts'"),
-                  (["--channels", "5"], "even")]
+                  (["--channels", "5"], "even"),
+                  (["--async", "--algorithm", "rea"], "--async.*npenas"),
+                  (["--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0")]
     for argv, message in bad_inputs:
         with pytest.raises(InputError, match=message):
             resolve_settings(_args(argv))
@@ -54,8 +58,8 @@ def test_settings_defaults_and_errors(tmp_path):
 
     _fake_cifar(tmp_path / "c" / "cifar-10-batches-py")
     s = resolve_settings(_args(["--data", f"cifar10:{tmp_path / 'c'}"]))
-    assert (s["budget"], s["epochs"], s["channels"], s["layers"], s["batch_size"]) == (100, 50, 16, 8, 64)
-    assert s["data"].endswith("cifar-10-batches-py")
+    assert (s.budget, s.epochs, s.channels, s.layers, s.batch_size) == (100, 50, 16, 8, 64)
+    assert s.data.endswith("cifar-10-batches-py")
 
 
 @pytest.mark.slow
@@ -162,7 +166,8 @@ def test_killing_the_driver_and_rerunning_resumes(ray_session, tmp_path):
 
 
 def test_report_of_a_run_folder_and_the_cell_drawing(tmp_path):
-    from ssnenas.darts.report import build_search_report, format_search_report, plot_cells, write_search_report
+    from ssnenas.darts.report import (build_search_report, format_search_report, plot_cells, score_curve,
+                                      write_search_report)
 
     with pytest.raises(InputError, match="config.json"):
         build_search_report(tmp_path)
@@ -195,7 +200,13 @@ def test_report_of_a_run_folder_and_the_cell_drawing(tmp_path):
     for png in report["plots"].values():
         assert Path(png).read_bytes()[:4] == b"\x89PNG"
     text = format_search_report(report)
-    assert text.count("\n") == 4 and archs[1] in text
+    lines = text.splitlines()
+    assert len(lines) == 6 and lines[2].startswith("  *   2") and not lines[1].lstrip().startswith("*")
+    assert lines[-1] == f"* selected best (highest score): #2 {archs[1]}" and "score = (best val" in lines[-2]
+    # the plot's best-so-far line is of the score, so it ends at the selected best (not at #3's val 90)
+    scores, best_so_far = score_curve(report)
+    assert scores[:2] == [55.0, 67.5] and np.isnan(scores[2]) and best_so_far == [55.0, 67.5, 67.5]
+    assert report["best"]["index"] == 2 and best_so_far[-1] == report["best"]["score"]
     # `ssnenas report RUN --json` dispatches on the folder's kind
     import contextlib
     import io
