@@ -247,3 +247,39 @@ def test_retrain_with_ddp_workers_then_evaluate(ray_session, tmp_path):
         evaluate_checkpoint(tmp_path / "empty", "digits")
     with pytest.raises(InputError, match="not found"):
         evaluate_checkpoint(tmp_path / "missing.pt", "digits")
+
+
+@pytest.mark.slow
+def test_sigint_mid_search_exits_130_says_how_many_finished_and_rerun_resumes(ray_session, tmp_path):
+    """SIGINT (Ctrl+C) once candidates have finished: exit 130, one line saying how many finished and
+    that re-running resumes; no Tune Python-API hint, no metric-fetch noise, no "best" printed."""
+    out = tmp_path / "run"
+    address = ray_session.get_runtime_context().gcs_address
+    flags = [*TINY, "--budget", "16", "--num-init", "2", "--k", "2", "--epochs", "1"]
+    argv = [sys.executable, "-m", "experiments.darts_search", "--out", str(out), "--address", address, *flags]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(argv, cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(_terminated(out / "tune") if (out / "tune").exists() else ()) >= 3:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the search ended before it was interrupted"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("interrupted: ")]
+    assert len(lines) == 1 and "of 16 candidates finished" in lines[0] and "re-run the same command" in lines[0]
+    finished = int(lines[0].split()[1])
+    assert 3 <= finished < 16
+    assert "Tuner.restore" not in stderr + stdout and "Failed to fetch metrics" not in stderr + stdout
+    assert "best" not in stdout and "Configuration for experiment" not in stdout + stderr
+    assert "tensorboard" not in (stdout + stderr).lower()
+    report = json.loads((out / "candidates.json").read_text())
+    assert report["interrupted"] and report["finished"] == finished

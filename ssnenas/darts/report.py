@@ -103,7 +103,8 @@ def plot_search(report: dict[str, Any], path: str | Path) -> Path:
         ax.scatter([sel["index"]], [sel["score"]], marker="*", s=160, color="C3", zorder=3,
                    label=f"selected best: #{sel['index']}, score {sel['score']:.2f}")
         ax.annotate(f"#{sel['index']}: val {sel['val_acc']:.2f}%, test {sel['test_acc']:.2f}%",
-                    (sel["index"], sel["score"]), textcoords="offset points", xytext=(6, -14), fontsize=8)
+                    (sel["index"], sel["score"]), textcoords="offset points", fontsize=8,
+                    **({"xytext": (-8, -14), "ha": "right"} if sel["index"] > len(cands) / 2 else {"xytext": (8, -14)}))
     ax.set_xlabel("candidate (suggestion order)")
     ax.set_ylabel("score % = (best val + mean of last 5 val) / 2")
     ax.legend(loc="lower right", fontsize=8)
