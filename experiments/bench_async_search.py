@@ -34,7 +34,8 @@ def _best_at(trials: list[dict], until: float | None = None) -> tuple[float, flo
     return best["val_acc"], best.get("test_acc")
 
 
-def one_trial(store, seed: int, *, slots: int, budget: int, algorithm: str) -> dict[str, Any]:
+def one_trial(store, seed: int, *, slots: int, budget: int, algorithm: str,
+              predictor_epochs: int | None = None) -> dict[str, Any]:
     """The sync and async runs of one seed."""
     from search_algos import make_searcher
     from search_algos.asynchronous import asynchronous
@@ -43,7 +44,8 @@ def one_trial(store, seed: int, *, slots: int, budget: int, algorithm: str) -> d
 
     out: dict[str, Any] = {"seed": seed}
     for mode in ("sync", "async"):
-        s = make_searcher(algorithm, space="nasbench201", store=store, seed=seed, budget=budget)
+        extra = {"epochs": predictor_epochs} if predictor_epochs else {}
+        s = make_searcher(algorithm, space="nasbench201", store=store, seed=seed, budget=budget, **extra)
         if mode == "async":
             s = asynchronous(s)
         t0 = time.perf_counter()
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=100, help="architectures per search (default 100)")
     p.add_argument("--slots", type=int, default=16, help="trial slots (default 16)")
     p.add_argument("--algorithm", default="npenas-np", help="an npenas algorithm (default npenas-np)")
+    p.add_argument("--predictor-epochs", type=int, default=None,
+                   help="predictor training epochs per fit (default: the paper's, 300 for NPENAS-NP)")
     p.add_argument("--out", default="async_vs_sync.jsonl", help="JSON lines of the trials (resumed)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON (alone on stdout)")
     args = p.parse_args(argv)
@@ -95,26 +99,32 @@ def main(argv: list[str] | None = None) -> int:
     store = BenchmarkStore.open(args.store)
     path = Path(args.out)
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    done = {r["seed"] for r in rows if r.get("budget") == args.budget and r.get("slots") == args.slots}
+    def same(r: dict) -> bool:
+        return (r.get("budget"), r.get("slots"), r.get("predictor_epochs")) == (args.budget, args.slots,
+                                                                                 args.predictor_epochs)
+
+    done = {r["seed"] for r in rows if same(r)}
     for seed in range(args.trials):
         if seed in done:
             continue
-        r = one_trial(store, seed, slots=args.slots, budget=args.budget, algorithm=args.algorithm)
-        r.update(budget=args.budget, slots=args.slots)
+        r = one_trial(store, seed, slots=args.slots, budget=args.budget, algorithm=args.algorithm,
+                      predictor_epochs=args.predictor_epochs)
+        r.update(budget=args.budget, slots=args.slots, predictor_epochs=args.predictor_epochs)
         with open(path, "a") as fh:
             fh.write(json.dumps(r) + "\n")
         rows.append(r)
         print(f"seed {seed}: sync best val {r['sync']['best_val_acc']:.2f} (busy {r['sync']['busy_fraction']:.2f}), "
               f"async {r['async']['best_val_acc']:.2f} (busy {r['async']['busy_fraction']:.2f}); "
               f"{r['sync']['compute_s'] + r['async']['compute_s']:.0f} s", file=sys.stderr, flush=True)
-    rows = [r for r in rows if r.get("budget") == args.budget and r.get("slots") == args.slots
-            and r["seed"] < args.trials]
+    rows = [r for r in rows if same(r) and r["seed"] < args.trials]
     summary = summarise(rows)
-    summary.update(budget=args.budget, slots=args.slots, algorithm=args.algorithm, store=str(args.store))
+    summary.update(budget=args.budget, slots=args.slots, algorithm=args.algorithm, store=str(args.store),
+                   predictor_epochs=args.predictor_epochs or "paper default")
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
-        print(f"{summary['trials']} paired trials, budget {args.budget}, {args.slots} slots, {args.algorithm}")
+        print(f"{summary['trials']} paired trials, budget {args.budget}, {args.slots} slots, {args.algorithm}, "
+              f"predictor epochs {summary['predictor_epochs']}")
         for mode in ("sync", "async"):
             m = summary[mode]
             print(f"  {mode:5s}: best val {m['best_val_acc']:.2f}, test {m['test_acc']:.2f}; at half the sync time: "
