@@ -91,7 +91,8 @@ def plain_loop(spec: str, train: dict[str, Any], device: torch.device, mode: str
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=train["epochs"], eta_min=1e-6)
     use_bf16 = bool(train.get("bf16")) and device.type == "cuda"
     runner = StepRunner(model, opt, mode=resolve_step_mode(mode, device), grad_clip=5.0, aux_weight=0.4,
-                        autocast=lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16),
+                        autocast=lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16,
+                                                        cache_enabled=False),
                         channels_last=channels_last)
     bs, n = train["batch_size"], len(x_train)
     rates, walls = [], []

@@ -2,8 +2,9 @@
 
 NPENAS (``search_algos``) suggests genotypes; each is a Tune trial of
 :class:`trainables.darts.DartsTrainable` that trains it and reports ``val_acc`` per epoch; the searcher
-optimises ``best_val_acc`` (the best validation accuracy over the epochs, §8). ``max_concurrent_trials``
-= the GPUs (or CPU slots) of the cluster. With ``--predictor ss-ccl=CKPT`` the predictor is the SS-CCL
+optimises ``best_val_acc`` (the best validation accuracy over the epochs, §8). On GPUs the candidates
+are packed several per GPU (:mod:`ssnenas.darts.packing`; ``--gpus-per-trial`` overrides), on CPUs one
+per ``--cpus-per-trial``; ``--async`` proposes for each free slot at once (:mod:`search_algos.asynchronous`). With ``--predictor ss-ccl=CKPT`` the predictor is the SS-CCL
 encoder pre-trained on random DARTS genotypes (``ssnenas pretrain ss-ccl --space darts``), fine-tuned
 each iteration; ``--fixed`` selects the fixed-budget variant (predictor retrained only until
 ``training_nums`` architectures, §5.2). Pseudo-labelled, untrained candidates (§8 ``fixed_num``) are

@@ -152,7 +152,9 @@ class CandidateTrainer:
 
     def _autocast(self):
         if self.config.bf16 and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            # no cast cache: a CUDA-graph capture must not keep casts made outside it (each weight is
+            # cast once per forward anyway)
+            return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
         return torch.autocast(self.device.type, enabled=False)
 
     @torch.no_grad()
