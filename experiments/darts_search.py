@@ -379,7 +379,7 @@ def trial_dirname(trial) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", default="darts", help="search space; only darts (the DARTS CNN cell space)")
+    p.add_argument("--space", default="darts", help="search space: darts, the DARTS CNN cell space (default and only choice)")
     p.add_argument("--data", default=None, metavar="SPEC",
                    help="digits (default: scikit-learn's 8x8 digits, no download) or cifar10:PATH "
                         "(a cifar-10-batches-py folder)")

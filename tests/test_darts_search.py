@@ -283,3 +283,20 @@ def test_sigint_mid_search_exits_130_says_how_many_finished_and_rerun_resumes(ra
     assert "tensorboard" not in (stdout + stderr).lower()
     report = json.loads((out / "candidates.json").read_text())
     assert report["interrupted"] and report["finished"] == finished
+
+
+def test_search_help_stands_alone(capsys):
+    """No references to docs a user's clone lacks, no reST markup, no `None` defaults, every option described."""
+    from ssnenas.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["search", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for bad in ("algorithms.md", "§", "``", ":mod:", ":class:", "default None", "(None)"):
+        assert bad not in text, bad
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    for action in p._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help and "default" in action.help, action.option_strings
