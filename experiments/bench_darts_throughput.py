@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 #: DARTS (second order), the published cell of the DARTS paper
 DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ray.tune.search import Searcher
 
 from search_algos._base import NASSearcher
 from search_algos.npenas import NPENAS
@@ -82,4 +81,4 @@ def asynchronous(searcher: NASSearcher) -> NASSearcher:
     return twin
 
 
-__all__ = ["AsyncNPENAS", "AsyncProposals", "Searcher", "asynchronous"]
+__all__ = ["AsyncNPENAS", "AsyncProposals", "TWINS", "asynchronous"]

@@ -7,7 +7,6 @@ import argparse
 import pickle
 
 import pytest
-import torch
 from ray.tune.search import Searcher
 
 from search_algos import make_searcher

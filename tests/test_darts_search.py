@@ -300,3 +300,15 @@ def test_search_help_stands_alone(capsys):
     for action in p._actions:
         if action.option_strings and action.dest != "help":
             assert action.help and "default" in action.help, action.option_strings
+
+
+@pytest.mark.slow
+def test_async_search_in_a_tuner_spends_the_budget(ray_session, tmp_path):
+    """--async under Tune: every free slot gets a proposal; the budget is spent exactly, no repeats, and
+    the run folder records the mode (a re-run without --async is refused as other settings)."""
+    settings = resolve_settings(_args([*TINY, "--budget", "4", "--num-init", "1", "--async"]))
+    summary = run_search(settings, tmp_path / "run", cpus_per_trial=1)
+    assert summary["finished"] == 4 and len({c["genotype"] for c in summary["candidates"]}) == 4
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["settings"]["asynchronous"] is True
+    with pytest.raises(InputError, match="asynchronous: True -> False"):
+        run_search(resolve_settings(_args([*TINY, "--budget", "4", "--num-init", "1"])), tmp_path / "run")
