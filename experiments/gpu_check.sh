@@ -31,7 +31,10 @@ SSNENAS_TEST_INDUCTOR=1 timeout 120 $py -m pytest -q -p no:cacheprovider tests/t
 
 step "2. throughput: step modes, Ray vs plain, packing, projection"
 # 5,000 training images per epoch (the search's epochs have 25,000: images/s does not depend on it)
+# the busy fraction needs an NB201 store: copy one into .gpu/ before the device call (552 KB), e.g.
+#   cp -r /work/stores/nb201-cifar10-valid .gpu/
 store=${SSNENAS_NB201_STORE:-}
+[[ -z $store && -d .gpu/nb201-cifar10-valid ]] && store=.gpu/nb201-cifar10-valid
 timeout 260 $py -m experiments.bench_darts_throughput --json --images-per-batch 2000 --epochs 3 \
   --modes eager graph --precisions fp32 bf16 --pack 1 2 4 8 16 ${store:+--store "$store"} \
   > "$out/bench.json" 2> "$out/bench.log"
