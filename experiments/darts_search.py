@@ -206,6 +206,9 @@ def trial_resources(config: SearchConfig) -> tuple[dict[str, float], int, dict[s
             raise InputError(f"--gpus-per-trial {gpt}: the Ray cluster has no GPU; use --gpus-per-trial 0")
         slots = min(int(gpus / gpt + 1e-9), int(cpus / config.cpus_per_trial + 1e-9))
     else:
+        if config.step_mode in ("graph", "compile-graph"):
+            raise InputError(f"--step-mode {config.step_mode} replays CUDA graphs, but the candidates get no GPU "
+                             "here; use --step-mode auto (eager on CPUs) or compile")
         slots = int(cpus / config.cpus_per_trial + 1e-9)
     return {"cpu": config.cpus_per_trial, "gpu": gpt}, max(1, slots), plan
 

@@ -186,3 +186,5 @@ def test_search_packs_candidates_by_the_memory_model(monkeypatch):
     assert ds.trial_resources(sync) == ({"cpu": 1.0, "gpu": 0.0}, 2, None)
     with pytest.raises(InputError, match="no GPU"):
         ds.trial_resources(given)
+    with pytest.raises(InputError, match="--step-mode graph replays CUDA graphs"):
+        ds.trial_resources(ds.resolve_settings(p.parse_args(["--step-mode", "graph"])))
