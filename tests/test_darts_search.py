@@ -33,19 +33,23 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 def test_settings_defaults_and_errors(tmp_path):
     s = resolve_settings(_args([]))
-    assert {k: s[k] for k in DEFAULTS} == DEFAULTS
-    assert s["algorithm"] == "npenas-np" and s["predictor"] is None and s["space"] == "darts"
-    assert resolve_settings(_args(["--fixed"]))["algorithm"] == "npenas-np-fixed"
+    assert {k: getattr(s, k) for k in DEFAULTS} == DEFAULTS
+    assert s.algorithm == "npenas-np" and s.predictor is None and s.space == "darts"
+    assert not s.asynchronous and s.step_mode == "auto" and s.gpus_per_trial is None
+    assert resolve_settings(_args(["--fixed"])).algorithm == "npenas-np-fixed"
+    assert resolve_settings(_args(["--async"])).asynchronous is True
     ckpt = tmp_path / "ccl.pt"
     ckpt.write_bytes(b"x")
     s = resolve_settings(_args(["--predictor", f"ss-ccl={ckpt}", "--fixed"]))
-    assert s["algorithm"] == "npenas-ssccl-fixed" and s["predictor"] == str(ckpt.resolve())
+    assert s.algorithm == "npenas-ssccl-fixed" and s.predictor == str(ckpt.resolve())
     bad_inputs = [(["--predictor", f"ss-ccl={tmp_path / 'missing.pt'}"], "pretrain ss-ccl"),
                   (["--predictor", "gin"], "ss-ccl=CHECKPOINT"),
                   (["--data", "mnist"], "digits.*cifar10:PATH"),
                   (["--data", f"cifar10:{tmp_path}"], "missing data_batch_1"),
                   (["--space", "nasbench201"], "only 'darts'"),
-                  (["--channels", "5"], "even")]
+                  (["--channels", "5"], "even"),
+                  (["--async", "--algorithm", "rea"], "--async.*npenas"),
+                  (["--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0")]
     for argv, message in bad_inputs:
         with pytest.raises(InputError, match=message):
             resolve_settings(_args(argv))
@@ -54,8 +58,8 @@ def test_settings_defaults_and_errors(tmp_path):
 
     _fake_cifar(tmp_path / "c" / "cifar-10-batches-py")
     s = resolve_settings(_args(["--data", f"cifar10:{tmp_path / 'c'}"]))
-    assert (s["budget"], s["epochs"], s["channels"], s["layers"], s["batch_size"]) == (100, 50, 16, 8, 64)
-    assert s["data"].endswith("cifar-10-batches-py")
+    assert (s.budget, s.epochs, s.channels, s.layers, s.batch_size) == (100, 50, 16, 8, 64)
+    assert s.data.endswith("cifar-10-batches-py")
 
 
 @pytest.mark.slow
@@ -165,7 +169,8 @@ def test_killing_the_driver_and_rerunning_resumes(ray_session, tmp_path):
 
 
 def test_report_of_a_run_folder_and_the_cell_drawing(tmp_path):
-    from ssnenas.darts.report import build_search_report, format_search_report, plot_cells, write_search_report
+    from ssnenas.darts.report import (build_search_report, format_search_report, plot_cells, score_curve,
+                                      write_search_report)
 
     with pytest.raises(InputError, match="config.json"):
         build_search_report(tmp_path)
@@ -198,7 +203,13 @@ def test_report_of_a_run_folder_and_the_cell_drawing(tmp_path):
     for png in report["plots"].values():
         assert Path(png).read_bytes()[:4] == b"\x89PNG"
     text = format_search_report(report)
-    assert text.count("\n") == 4 and archs[1] in text
+    lines = text.splitlines()
+    assert len(lines) == 6 and lines[2].startswith("  *   2") and not lines[1].lstrip().startswith("*")
+    assert lines[-1] == f"* selected best (highest score): #2 {archs[1]}" and "score = (best val" in lines[-2]
+    # the plot's best-so-far line is of the score, so it ends at the selected best (not at #3's val 90)
+    scores, best_so_far = score_curve(report)
+    assert scores[:2] == [55.0, 67.5] and np.isnan(scores[2]) and best_so_far == [55.0, 67.5, 67.5]
+    assert report["best"]["index"] == 2 and best_so_far[-1] == report["best"]["score"]
     # `ssnenas report RUN --json` dispatches on the folder's kind
     import contextlib
     import io
@@ -239,3 +250,68 @@ def test_retrain_with_ddp_workers_then_evaluate(ray_session, tmp_path):
         evaluate_checkpoint(tmp_path / "empty", "digits")
     with pytest.raises(InputError, match="not found"):
         evaluate_checkpoint(tmp_path / "missing.pt", "digits")
+
+
+@pytest.mark.slow
+def test_sigint_mid_search_exits_130_says_how_many_finished_and_rerun_resumes(ray_session, tmp_path):
+    """SIGINT (Ctrl+C) once candidates have finished: exit 130, one line saying how many finished and
+    that re-running resumes; no Tune Python-API hint, no metric-fetch noise, no "best" printed."""
+    out = tmp_path / "run"
+    address = ray_session.get_runtime_context().gcs_address
+    flags = [*TINY, "--budget", "16", "--num-init", "2", "--k", "2", "--epochs", "1"]
+    argv = [sys.executable, "-m", "experiments.darts_search", "--out", str(out), "--address", address, *flags]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(argv, cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(_terminated(out / "tune") if (out / "tune").exists() else ()) >= 3:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the search ended before it was interrupted"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("interrupted: ")]
+    assert len(lines) == 1 and "of 16 candidates finished" in lines[0] and "re-run the same command" in lines[0]
+    finished = int(lines[0].split()[1])
+    assert 3 <= finished < 16
+    assert "Tuner.restore" not in stderr + stdout and "Failed to fetch metrics" not in stderr + stdout
+    assert "best" not in stdout and "Configuration for experiment" not in stdout + stderr
+    assert "tensorboard" not in (stdout + stderr).lower()
+    report = json.loads((out / "candidates.json").read_text())
+    assert report["interrupted"] and report["finished"] == finished
+
+
+def test_search_help_stands_alone(capsys):
+    """No references to docs a user's clone lacks, no reST markup, no `None` defaults, every option described."""
+    from ssnenas.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["search", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for bad in ("algorithms.md", "§", "``", ":mod:", ":class:", "default None", "(None)"):
+        assert bad not in text, bad
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    for action in p._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help and "default" in action.help, action.option_strings
+
+
+@pytest.mark.slow
+def test_async_search_in_a_tuner_spends_the_budget(ray_session, tmp_path):
+    """--async under Tune: every free slot gets a proposal; the budget is spent exactly, no repeats, and
+    the run folder records the mode (a re-run without --async is refused as other settings)."""
+    settings = resolve_settings(_args([*TINY, "--budget", "4", "--num-init", "1", "--async"]))
+    summary = run_search(settings, tmp_path / "run", cpus_per_trial=1)
+    assert summary["finished"] == 4 and len({c["genotype"] for c in summary["candidates"]}) == 4
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["settings"]["asynchronous"] is True
+    with pytest.raises(InputError, match="asynchronous: True -> False"):
+        run_search(resolve_settings(_args([*TINY, "--budget", "4", "--num-init", "1"])), tmp_path / "run")

@@ -60,32 +60,54 @@ def build_search_report(run: str | Path) -> dict[str, Any]:
         raise InputError(f"{cfg_path}: kind {config.get('kind')!r}, not {KIND!r}")
     folders = sorted((run / "tune").glob("candidate_*"))
     cands = [c for c in map(_candidate, folders) if c is not None]
+    for i, c in enumerate(cands, 1):
+        c["index"] = i  # suggestion order, as in the table and the plot
     done = [c for c in cands if c["finished"] and math.isfinite(c["score"])]
     best = max(done, key=lambda c: (c["score"], c["val_acc"])) if done else None
     return {"kind": KIND, "settings": config.get("settings", {}), "candidates": cands, "best": best,
             "finished": len(done)}
 
 
+def score_curve(report: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Per candidate (suggestion order): its score (NaN while unfinished) and the best score so far; the
+    last best-so-far value is the selected best's score."""
+    scores = [c["score"] if c.get("finished") and c.get("score") is not None else math.nan
+              for c in report["candidates"]]
+    best, run = [], -math.inf
+    for v in scores:
+        if not math.isnan(v):
+            run = max(run, v)
+        best.append(run if math.isfinite(run) else math.nan)
+    return scores, best
+
+
 def plot_search(report: dict[str, Any], path: str | Path) -> Path:
-    """Scatter of each candidate's best val accuracy (suggestion order) and the best-so-far line."""
+    """Each finished candidate's score (suggestion order), the best score so far, and the selected best
+    (the highest score, as ``report["best"]``) marked; unfinished candidates' best val acc as hollow dots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    vals = [c["val_acc"] if c.get("val_acc") is not None else math.nan for c in report["candidates"]]
-    best, run = [], -math.inf
-    for v in vals:
-        if not math.isnan(v):
-            run = max(run, v)
-        best.append(run if math.isfinite(run) else math.nan)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    xs = list(range(1, len(vals) + 1))
-    ax.scatter(xs, vals, s=14, label="candidate (best val acc)")
-    ax.plot(xs, best, color="C1", label="best so far")
+    cands = report["candidates"]
+    xs = list(range(1, len(cands) + 1))
+    scores, best = score_curve(report)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.scatter(xs, scores, s=16, label="candidate score")
+    partial = [(x, c["val_acc"]) for x, c in zip(xs, cands) if not c.get("finished") and c.get("val_acc") is not None]
+    if partial:
+        ax.scatter(*zip(*partial), s=16, facecolors="none", edgecolors="grey", label="unfinished (best val acc)")
+    ax.plot(xs, best, color="C1", label="best score so far")
+    sel = report.get("best")
+    if sel is not None:
+        ax.scatter([sel["index"]], [sel["score"]], marker="*", s=160, color="C3", zorder=3,
+                   label=f"selected best: #{sel['index']}, score {sel['score']:.2f}")
+        ax.annotate(f"#{sel['index']}: val {sel['val_acc']:.2f}%, test {sel['test_acc']:.2f}%",
+                    (sel["index"], sel["score"]), textcoords="offset points", fontsize=8,
+                    **({"xytext": (-8, -14), "ha": "right"} if sel["index"] > len(cands) / 2 else {"xytext": (8, -14)}))
     ax.set_xlabel("candidate (suggestion order)")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.legend(loc="lower right")
+    ax.set_ylabel("score % = (best val + mean of last 5 val) / 2")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return save_png(fig, path, dpi=100)
 
@@ -146,14 +168,20 @@ def write_search_report(run: str | Path, *, plot: str | Path | None = None,
 
 
 def format_search_report(report: dict[str, Any]) -> str:
-    """A plain-text table of the candidates and the best one."""
-    lines = [f"{'#':>3} {'val %':>7} {'score':>7} {'test %':>7} {'params':>9} {'MFLOPs':>8} {'train s':>8}"]
+    """A plain-text table of the candidates; ``*`` marks the selected best (highest score)."""
+    best = report["best"]
+    lines = [f"    {'#':>3} {'val %':>7} {'score':>7} {'test %':>7} {'params':>9} {'MFLOPs':>8} {'train s':>8}"]
     for i, c in enumerate(report["candidates"], 1):
         def f(v, fmt):
             return format(v, fmt) if v is not None else "-"
-        lines.append(f"{i:>3} {f(c['val_acc'], '7.2f')} {f(c['score'], '7.2f')} {f(c['test_acc'], '7.2f')} "
+        mark = "*" if best is not None and c.get("index", i) == best.get("index") else " "
+        lines.append(f"  {mark} {i:>3} {f(c['val_acc'], '7.2f')} {f(c['score'], '7.2f')} {f(c['test_acc'], '7.2f')} "
                      f"{f(c['params'], '9d')} {f(None if c['flops'] is None else c['flops'] / 1e6, '8.2f')} "
                      f"{f(c['train_time'], '8.1f')}")
-    best = report["best"]
-    lines.append(f"best: {best['genotype']}" if best else "best: none finished yet")
+    lines.append("val % = best validation accuracy over the epochs; score = (best val + mean of the last 5 "
+                 "epochs' val) / 2; test % = test accuracy of the best-val weights")
+    if best:
+        lines.append(f"* selected best (highest score): #{best['index']} {best['genotype']}")
+    else:
+        lines.append("best: none finished yet")
     return "\n".join(lines)

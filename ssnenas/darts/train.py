@@ -26,6 +26,7 @@ from torch import nn
 from ssnenas.atomic import atomic_path
 from ssnenas.darts.data import ImageData, augment
 from ssnenas.darts.model import DartsNetwork, model_complexity
+from ssnenas.darts.step import StepRunner, resolve_channels_last, resolve_step_mode
 from ssnenas.predictors.fit import resolve_device
 from ssnenas.spaces.darts import Genotype, genotype_to_str
 
@@ -61,6 +62,11 @@ class TrainConfig:
     seed: int = 0
     legacy_val_augment: bool = False
     eval_batch_size: int = 256
+    #: how a step runs: "auto" (CUDA graphs on CUDA, eager on CPU), "eager", "graph", "compile",
+    #: "compile-graph" (see ssnenas.darts.step)
+    step_mode: str = "auto"
+    #: channels-last memory format (None: on CUDA only)
+    channels_last: bool | None = None
 
     @classmethod
     def retrain(cls, **overrides: Any) -> "TrainConfig":
@@ -113,6 +119,12 @@ class CandidateTrainer:
                                       num_classes=data.num_classes, in_channels=data.input_shape[0],
                                       auxiliary=config.auxiliary).to(self.device)
             self._rng_state = torch.get_rng_state()
+        self.channels_last = resolve_channels_last(config.channels_last, self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        #: the step mode actually used (DDP-wrapped models stay eager unless asked otherwise)
+        self.step_mode = resolve_step_mode("eager" if (wrap is not None and config.step_mode == "auto")
+                                           else config.step_mode, self.device)
         #: the bare network (saved, measured); ``model`` runs the forward passes (e.g. DDP-wrapped)
         self.module = self.model
         if wrap is not None:
@@ -122,6 +134,9 @@ class CandidateTrainer:
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs,
                                                                     eta_min=config.lr_min)
         self._complexity: tuple[int, int] | None = None
+        self.runner = StepRunner(self.model, self.optimizer, mode=self.step_mode, grad_clip=config.grad_clip,
+                                 aux_weight=config.auxiliary_weight, autocast=self._autocast,
+                                 channels_last=self.channels_last)
 
     # -- measurements -------------------------------------------------------------------------------
     def complexity(self) -> tuple[int, int]:
@@ -137,7 +152,9 @@ class CandidateTrainer:
 
     def _autocast(self):
         if self.config.bf16 and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            # no cast cache: a CUDA-graph capture must not keep casts made outside it (each weight is
+            # cast once per forward anyway)
+            return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
         return torch.autocast(self.device.type, enabled=False)
 
     @torch.no_grad()
@@ -150,8 +167,7 @@ class CandidateTrainer:
             xb = x[i:i + bs]
             if augmented:
                 xb = augment(xb, padding=self.data.crop_padding, flip=self.data.flip, cutout=0, gen=self._gen)
-            with self._autocast():
-                logits, _ = self.model(xb)
+            logits = self.runner.infer(xb)
             correct += int((logits.argmax(1) == y[i:i + bs]).sum())
         return 100.0 * correct / max(1, len(x))
 
@@ -173,7 +189,6 @@ class CandidateTrainer:
         model.train()
         self.module.drop_path_prob = cfg.drop_path * self.epoch / cfg.epochs  # linear ramp (§8 retraining)
         lr = self.optimizer.param_groups[0]["lr"]
-        criterion = nn.CrossEntropyLoss()
         n = len(data.x_train)
         perm = torch.randperm(n, generator=self._gen)
         # summed on the device: no host synchronisation per step
@@ -186,17 +201,9 @@ class CandidateTrainer:
             xb = augment(data.x_train[idx], padding=data.crop_padding, flip=data.flip, cutout=cfg.cutout,
                          gen=self._gen)
             yb = data.y_train[idx]
-            self.optimizer.zero_grad(set_to_none=True)
-            with self._autocast():
-                logits, logits_aux = model(xb)
-                loss = criterion(logits.float(), yb)
-                if logits_aux is not None:
-                    loss = loss + cfg.auxiliary_weight * criterion(logits_aux.float(), yb)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            total_loss += loss.detach() * len(idx)
-            correct += (logits.detach().argmax(1) == yb).sum()
+            loss, logits = self.runner.train(xb, yb)  # forward, backward, clipping, SGD
+            total_loss += loss * len(idx)
+            correct += (logits.argmax(1) == yb).sum()
             seen += len(idx)
         total_loss, correct = float(total_loss), int(correct)  # waits for the device's last step
         epoch_time = time.perf_counter() - t0
