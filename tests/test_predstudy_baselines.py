@@ -166,3 +166,21 @@ def test_bad_baseline_input_exits_2(nb201_store, tmp_path, capsys, extra, messag
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_markdown_picks_each_predictors_largest_epochs_and_fit_times():
+    from experiments.predictor_study_markdown import study_markdown
+
+    def res(p, n, e, tau, fit):
+        return {"predictor": p, "train_size": n, "epochs": e, "kendall_tau": tau, "kendall_tau_sem": 0.01,
+                "fit_seconds": fit}
+
+    payload = {"benchmark": "nasbench201", "dataset": "cifar10-valid", "num_archs": 15625, "repeats": 5,
+               "epochs": [50, 300], "train_sizes": [20], "baseline": "gin",
+               "results": [res("gin", 20, 50, 0.1, 0.1), res("gin", 20, 300, 0.2, 0.3), res("mlp", 20, 200, 0.15, 9.0)],
+               "paired": [{"predictor": "mlp", "train_size": 20, "epochs": 200, "metric": "kendall_tau",
+                           "mean_diff": -0.05, "wins": 1, "n": 5, "p_value": 0.3}]}
+    text = study_markdown(payload, fit_times=True)
+    assert "50/300 epochs" in text
+    assert "| 20 | 0.200 ± 0.010 | 0.150 ± 0.010 | -0.050 (1/5, 0.3) |" in text
+    assert "| 20 | 0.30 | 9.00 |" in text and "mlp (200 ep)" in text
