@@ -9,7 +9,11 @@ canonical key) it counts the distinct vectors, ``merged`` = architectures whose 
 a non-isomorphic architecture, and ``split`` = architectures whose isomorphism class gets more than
 one vector. The reference, ``unique_up_to_isomorphism``, is the number of isomorphism classes of the
 pruned labelled DAGs, computed with an exact canonical form (every permutation of the intermediate
-nodes). The README ("Encoding analysis") states the equivalence used per space.
+nodes, input and output fixed). NB201: ops on edges, ``none`` removes its edge, nodes off every
+input->output path are dropped, skip/conv/pool stay distinct labels, every cell with its output cut
+off is one (zero) class. NB101: the pruned spec, ops on nodes. DARTS: per cell, ``none`` removes its
+edge and the order of the 4 concatenated nodes is ignored; the class is (normal, reduction). More in
+the README, "Encoding analysis".
 """
 
 from __future__ import annotations
@@ -126,5 +130,6 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``ssnenas encodings``."""
-    add_command(subparsers, "encodings", help="distinct / merged / split architectures per encoding, "
-                "against graph isomorphism", doc=__doc__, add_arguments=_arguments, func=run)
+    p = add_command(subparsers, "encodings", help="distinct / merged / split architectures per encoding, "
+                    "against graph isomorphism", doc=__doc__, add_arguments=_arguments, func=run)
+    p.epilog = __doc__.split("\n\n", 1)[1]  # the examples and the definitions of merged / split
