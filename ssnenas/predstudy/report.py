@@ -177,7 +177,10 @@ def write_outputs(out: Path, rows: Sequence[dict], *, meta: dict[str, Any],
     epochs = meta.get("epochs", "")
     grid = isinstance(epochs, (list, tuple)) and len(epochs) > 1
     shown = "/".join(map(str, epochs)) if isinstance(epochs, (list, tuple)) else epochs
-    title = f"{meta.get('benchmark', '')}/{meta.get('dataset', '')}, {shown} epochs"
+    kinds = {r.get("kind") for r in rows}
+    gin_only = kinds <= {"gin", "ss-rl", "ss-ccl"}
+    title = (f"{meta.get('benchmark', '')}/{meta.get('dataset', '')}, {'' if gin_only else 'GINs '}"
+             f"{shown} epochs{'' if gin_only else ', baselines their recipes'}")
     plot(results, files["plot"], title=title)
     if grid:
         files["epochs_plot"] = out / EPOCHS_PLOT_FILE
