@@ -26,14 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=None, help="which store of a --data folder holding several")
     p.add_argument("--predictors", nargs="+", required=True, metavar="P",
                    help="gin (random-init GIN, the supervised baseline), ss-rl=CKPT, ss-ccl=CKPT; "
-                        "kind:label=CKPT compares several checkpoints of one kind")
+                        "kind:label=CKPT compares several checkpoints of one kind; baselines trained from "
+                        "scratch with their papers' recipes: np-nas, seminas, mlp, bananas")
     p.add_argument("--train-sizes", nargs="+", type=int, default=[20, 50, 100, 150, 200], metavar="N",
                    help="training-set sizes (default 20 50 100 150 200)")
     p.add_argument("--repeats", type=int, default=20, help="random splits per size (default 20)")
     p.add_argument("--seed", type=int, default=0, help="base seed of every split and fit (default 0)")
     p.add_argument("--out", required=True, help="output folder; finished cells there are reused")
-    p.add_argument("--epochs", type=int, default=300,
-                   help="fine-tuning epochs (default 300, the largest of the original epoch sweep)")
+    p.add_argument("--epochs", type=int, nargs="+", default=[300], metavar="E",
+                   help="GIN fine-tuning epochs, one value or a grid (e.g. 50 100 150 200 250 300, the "
+                        "original sweep; default 300); the baselines always use their own recipe's epochs")
+    p.add_argument("--baseline-epochs", type=int, default=None, metavar="E",
+                   help="train every baseline for E epochs instead of its recipe's (a reduced-cost study)")
     p.add_argument("--lr", nargs="+", action="extend", default=None, metavar="NAME=VALUE",
                    help="override the lr of a predictor name or kind (defaults: gin 5e-3 on nasbench101/darts, 1e-3 "
                         "on nasbench201; ss-rl 5e-4 on nasbench101/darts, 1e-3 on nasbench201; ss-ccl 5e-3)")
@@ -65,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
     space = get_space(args.space).name
     config = StudyConfig(train_sizes=tuple(args.train_sizes), repeats=args.repeats, seed=args.seed,
-                         epochs=args.epochs, batch_size=args.batch_size, weight_decay=args.weight_decay,
+                         epochs=tuple(args.epochs), batch_size=args.batch_size, weight_decay=args.weight_decay,
                          schedule=args.schedule, bias_lr_2x=args.bias_lr_2x, target=args.target,
-                         group_size=args.group_size)
+                         group_size=args.group_size, baseline_epochs=args.baseline_epochs)
     specs = parse_predictors(args.predictors, space=space, lr_overrides=parse_lr_overrides(args.lr))
     if args.baseline != "gin" and args.baseline not in {s.name for s in specs}:
         raise InputError(f"--baseline {args.baseline}: not one of --predictors "

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="per-step cosine over the true step count (default) or the original CosineLR")
     rl.add_argument("--bias-lr-2x", action="store_true",
                     help="as the original code: biases get 2x the lr and no weight decay")
+    rl.add_argument("--ged", default="normalized", metavar="normalized|raw",
+                    help="target: normalized = exp(-Hamming(PAPE_a, PAPE_b) / n_nodes) (default, the paper's); "
+                         "raw = the Hamming distance itself with a linear output (the un-normalised ablation)")
     rl.set_defaults(func=_run_ssrl)
 
     ccl = sub.add_parser("ss-ccl", help="central contrastive learning (the paper's Algorithm 1)",
@@ -102,7 +105,7 @@ def _run_ssrl(args) -> int:
     config = SSRLConfig(epochs=args.epochs or DEFAULTS[space]["epochs"], lr=args.lr or DEFAULTS[space]["lr"],
                         batch_size=args.batch_size, train_fraction=args.train_fraction, seed=seed,
                         width=args.width, layers=args.layers, split=args.split, schedule=args.schedule,
-                        bias_lr_2x=args.bias_lr_2x)
+                        bias_lr_2x=args.bias_lr_2x, ged=args.ged)
     ckpt = train_ssrl(_data(args, seed), args.out, config=config, device=args.device,
                       progress=not args.no_progress)
     _summary(ckpt, args.out)

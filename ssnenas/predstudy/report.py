@@ -3,10 +3,12 @@
 Files written into the out dir (each atomically):
 
 - ``repeats.parquet``: one row per (predictor, train_size, repeat) (see :func:`~.study.run_study`);
-- ``summary.parquet``: one row per (predictor, train_size), the fields of :func:`summarise`;
-- ``paired.parquet``: one row per (predictor, train_size, metric), :func:`paired_comparisons`;
+- ``summary.parquet``: one row per (predictor, train_size, epochs), the fields of :func:`summarise`;
+- ``paired.parquet``: one row per (predictor, train_size, epochs, metric), :func:`paired_comparisons`;
 - ``tau_vs_train_size.png``: Kendall τ (left) and Spearman ρ (right) against the training-set
-  size, one line per predictor, mean ± SEM error bars;
+  size, one line per predictor (at its largest epoch count), mean ± SEM error bars;
+- ``tau_vs_epochs.png`` (only for an epoch grid): Kendall τ against the fine-tuning epochs, one
+  panel per training-set size;
 - ``study.json``: the ``--json`` payload (settings, results, paired comparisons).
 """
 
@@ -24,24 +26,25 @@ from ssnenas.predstudy.metrics import paired_difference, spread
 
 METRICS = ("kendall_tau", "spearman_rho")
 PLOT_FILE = "tau_vs_train_size.png"
+EPOCHS_PLOT_FILE = "tau_vs_epochs.png"
 
 
-def _groups(rows: Sequence[dict]) -> dict[tuple[str, int], list[dict]]:
-    out: dict[tuple[str, int], list[dict]] = {}
+def _groups(rows: Sequence[dict]) -> dict[tuple[str, int, int], list[dict]]:
+    out: dict[tuple[str, int, int], list[dict]] = {}
     for row in rows:
-        out.setdefault((row["predictor"], int(row["train_size"])), []).append(row)
+        out.setdefault((row["predictor"], int(row["train_size"]), int(row["epochs"])), []).append(row)
     for v in out.values():
         v.sort(key=lambda r: r["repeat"])
     return out
 
 
 def summarise(rows: Sequence[dict]) -> list[dict[str, Any]]:
-    """Per (predictor, train_size), in first-seen order: ``kendall_tau`` and ``spearman_rho`` (means
+    """Per (predictor, train_size, epochs), in first-seen order: ``kendall_tau`` and ``spearman_rho`` (means
     over repeats) and, for each metric M, ``M_std``, ``M_sem``, ``M_min``, ``M_max``, ``M_p30``,
     ``M_p70`` and ``M_nan`` (repeats whose raw value was NaN and counted as 0); ``n`` repeats,
     ``kind``, ``lr``, ``epochs`` and ``fit_seconds`` (mean per cell)."""
     results = []
-    for (name, n), group in _groups(rows).items():
+    for (name, n, _), group in _groups(rows).items():
         res: dict[str, Any] = {"predictor": name, "train_size": n, "kind": group[0]["kind"]}
         for m in METRICS:
             s = spread([r[m] for r in group])
@@ -58,20 +61,28 @@ def summarise(rows: Sequence[dict]) -> list[dict[str, Any]]:
 
 
 def paired_comparisons(rows: Sequence[dict], baseline: str = "gin") -> list[dict[str, Any]]:
-    """Each other predictor vs ``baseline`` per training size and metric, over the shared repeats
-    (same splits by construction): the fields of :func:`~.metrics.paired_difference` plus
-    ``predictor``, ``baseline``, ``train_size``, ``metric``. Empty when ``baseline`` is absent."""
+    """Each other predictor vs ``baseline`` per training size, epochs and metric, over the shared
+    repeats (same splits by construction): the fields of :func:`~.metrics.paired_difference` plus
+    ``predictor``, ``baseline``, ``train_size``, ``epochs``, ``baseline_epochs``, ``metric``. The
+    baseline is taken at the same epoch count when it has it, else at its largest. Empty when
+    ``baseline`` is absent."""
     groups = _groups(rows)
+    base_epochs: dict[int, list[int]] = {}
+    for (name, n, e) in groups:
+        if name == baseline:
+            base_epochs.setdefault(n, []).append(e)
     out = []
-    for (name, n), group in groups.items():
-        base = groups.get((baseline, n))
-        if name == baseline or base is None:
+    for (name, n, e), group in groups.items():
+        if name == baseline or n not in base_epochs:
             continue
+        be = e if e in base_epochs[n] else max(base_epochs[n])
+        base = groups[(baseline, n, be)]
         by_rep = {r["repeat"]: r for r in base}
         pairs = [(r, by_rep[r["repeat"]]) for r in group if r["repeat"] in by_rep]
         for m in METRICS:
             d = paired_difference([a[m] for a, _ in pairs], [b[m] for _, b in pairs])
-            out.append({"predictor": name, "baseline": baseline, "train_size": n, "metric": m, **d})
+            out.append({"predictor": name, "baseline": baseline, "train_size": n, "epochs": e,
+                        "baseline_epochs": be, "metric": m, **d})
     return out
 
 
@@ -85,7 +96,8 @@ def _write_parquet(path: Path, rows: Sequence[dict]) -> None:
 
 
 def plot(results: Sequence[dict], path: Path, *, title: str = "") -> None:
-    """Mean τ and ρ against training-set size, one line per predictor, ±SEM error bars."""
+    """Mean τ and ρ against training-set size, one line per predictor at its largest epoch count,
+    ±SEM error bars."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -93,9 +105,11 @@ def plot(results: Sequence[dict], path: Path, *, title: str = "") -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     names = list(dict.fromkeys(r["predictor"] for r in results))
+    top = {name: max(r["epochs"] for r in results if r["predictor"] == name) for name in names}
     for ax, m, label in zip(axes, METRICS, ("Kendall τ", "Spearman ρ")):
         for i, name in enumerate(names):
-            rs = sorted((r for r in results if r["predictor"] == name), key=lambda r: r["train_size"])
+            rs = sorted((r for r in results if r["predictor"] == name and r["epochs"] == top[name]),
+                        key=lambda r: r["train_size"])
             sem = [r[f"{m}_sem"] or 0.0 for r in rs]
             dodge = 1.0 + 0.012 * (i - (len(names) - 1) / 2)  # keep overlapping error bars apart
             ax.errorbar([r["train_size"] * dodge for r in rs], [r[m] for r in rs], yerr=sem, marker="o",
@@ -107,6 +121,33 @@ def plot(results: Sequence[dict], path: Path, *, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     save_png(fig, path, dpi=120)
+
+
+def plot_epochs(results: Sequence[dict], path: Path, *, title: str = "") -> None:
+    """Mean τ (±SEM) against the fine-tuning epochs, one panel per training-set size."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({r["train_size"] for r in results})
+    names = list(dict.fromkeys(r["predictor"] for r in results))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.2 * len(sizes), 3.4), constrained_layout=True,
+                             squeeze=False, sharey=True)
+    for ax, n in zip(axes[0], sizes):
+        for name in names:
+            rs = sorted((r for r in results if r["predictor"] == name and r["train_size"] == n),
+                        key=lambda r: r["epochs"])
+            ax.errorbar([r["epochs"] for r in rs], [r["kendall_tau"] for r in rs],
+                        yerr=[r["kendall_tau_sem"] or 0.0 for r in rs], marker="o", capsize=3, label=name)
+        ax.set_title(f"{n} training archs", fontsize=10)
+        ax.set_xlabel("epochs")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("Kendall τ (mean ± SEM)")
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    save_png(fig, path, dpi=110)
 
 
 def _clean(v: Any) -> Any:
@@ -133,8 +174,17 @@ def write_outputs(out: Path, rows: Sequence[dict], *, meta: dict[str, Any],
     _write_parquet(files["repeats"], rows)
     _write_parquet(files["summary"], results)
     _write_parquet(files["paired"], paired)
-    title = f"{meta.get('benchmark', '')}/{meta.get('dataset', '')}, {meta.get('epochs', '')} epochs"
+    epochs = meta.get("epochs", "")
+    grid = isinstance(epochs, (list, tuple)) and len(epochs) > 1
+    shown = "/".join(map(str, epochs)) if isinstance(epochs, (list, tuple)) else epochs
+    kinds = {r.get("kind") for r in rows}
+    gin_only = kinds <= {"gin", "ss-rl", "ss-ccl"}
+    title = (f"{meta.get('benchmark', '')}/{meta.get('dataset', '')}, {'' if gin_only else 'GINs '}"
+             f"{shown} epochs{'' if gin_only else ', baselines their recipes'}")
     plot(results, files["plot"], title=title)
+    if grid:
+        files["epochs_plot"] = out / EPOCHS_PLOT_FILE
+        plot_epochs(results, files["epochs_plot"], title=title)
     payload = _clean({**meta, "results": results, "paired": paired,
                       "files": {k: str(v) for k, v in files.items()}})
     with atomic_path(files["json"]) as tmp:
@@ -144,13 +194,14 @@ def write_outputs(out: Path, rows: Sequence[dict], *, meta: dict[str, Any],
 
 def format_table(payload: dict[str, Any]) -> str:
     """Human-readable summary: τ/ρ mean ± SEM per cell, then the paired τ differences vs the baseline."""
-    lines = [f"{'predictor':<16} {'n':>5} {'kendall_tau':>18} {'spearman_rho':>18} {'nan':>4} {'reps':>4}"]
+    lines = [f"{'predictor':<16} {'n':>5} {'epochs':>6} {'kendall_tau':>18} {'spearman_rho':>18} {'nan':>4} "
+             f"{'reps':>4} {'fit s':>8}"]
     for r in payload["results"]:
         def fmt(m: str) -> str:
             sem = r[f"{m}_sem"]
             return f"{r[m]:.4f} ± {sem:.4f}" if sem is not None else f"{r[m]:.4f}"
-        lines.append(f"{r['predictor']:<16} {r['train_size']:>5} {fmt('kendall_tau'):>18} "
-                     f"{fmt('spearman_rho'):>18} {r['kendall_tau_nan']:>4} {r['n']:>4}")
+        lines.append(f"{r['predictor']:<16} {r['train_size']:>5} {r['epochs']:>6} {fmt('kendall_tau'):>18} "
+                     f"{fmt('spearman_rho'):>18} {r['kendall_tau_nan']:>4} {r['n']:>4} {r['fit_seconds']:>8.3f}")
     taus = [p for p in payload["paired"] if p["metric"] == "kendall_tau"]
     if taus:
         lines.append("")
@@ -158,6 +209,7 @@ def format_table(payload: dict[str, Any]) -> str:
         for p in taus:
             sem = "n/a" if p["sem"] is None else f"{p['sem']:.4f}"
             pv = "n/a" if p["p_value"] is None else f"{p['p_value']:.3g}"
-            lines.append(f"  {p['predictor']:<14} n={p['train_size']:<5} diff {p['mean_diff']:+.4f} ± {sem} "
+            lines.append(f"  {p['predictor']:<14} n={p['train_size']:<5} e={p['epochs']:<4} "
+                         f"diff {p['mean_diff']:+.4f} ± {sem} "
                          f"(wins {p['wins']}/{p['n']}, p = {pv})")
     return "\n".join(lines)

@@ -3,7 +3,9 @@
 A predictor is named on the command line as ``gin`` (the "supervised" baseline: the fine-tune head
 on a randomly initialised GIN, algorithms.md §2/§7), ``ss-rl=CKPT`` or ``ss-ccl=CKPT`` (the same
 network whose encoder starts from an SS-RL / SS-CCL pre-training checkpoint). A label after a colon,
-``ss-ccl:140k=CKPT``, lets one study compare several checkpoints of one kind (§7.3).
+``ss-ccl:140k=CKPT``, lets one study compare several checkpoints of one kind (§7.3). The baselines
+``np-nas``, ``seminas``, ``mlp`` and ``bananas`` (:mod:`.baselines`) take no checkpoint; their lr is
+their recipe's unless ``--lr`` overrides it.
 
 Default learning rates, §7's table (the code-faithful values: the ×0.1 of SS-RL is already folded in,
 §10.1). DARTS had no predictor study in the original code; it gets the NB101 values.
@@ -28,7 +30,8 @@ from typing import Iterable, Mapping
 
 from ssnenas.errors import InputError, StoreError
 
-KINDS = ("gin", "ss-rl", "ss-ccl")
+GIN_KINDS = ("gin", "ss-rl", "ss-ccl")
+KINDS = (*GIN_KINDS, "np-nas", "seminas", "mlp", "bananas")
 BASELINE = "gin"
 DEFAULT_LR: dict[str, dict[str, float]] = {
     "gin": {"nasbench101": 5e-3, "nasbench201": 1e-3, "darts": 5e-3},
@@ -71,21 +74,30 @@ def parse_predictors(items: Iterable[str], *, space: str,
         name = name.strip()
         kind = name.split(":", 1)[0]
         if kind not in KINDS:
-            raise InputError(f"--predictors {item!r}: unknown predictor {kind!r}; use gin, ss-rl=CKPT or "
-                             "ss-ccl=CKPT (optionally kind:label=CKPT)")
+            raise InputError(f"--predictors {item!r}: unknown predictor {kind!r}; use gin, ss-rl=CKPT, "
+                             "ss-ccl=CKPT (optionally kind:label=CKPT) or a baseline: np-nas, seminas, mlp, "
+                             "bananas")
         if not _NAME.match(name.replace(":", "-", 1)) or name.endswith(":"):
             raise InputError(f"--predictors {item!r}: the label may hold letters, digits and . _ + - only")
         if kind == "gin" and sep:
             raise InputError(f"--predictors {item!r}: gin is the randomly initialised baseline and takes no "
                              "checkpoint; write plain 'gin'")
-        if kind != "gin" and not ckpt:
+        if kind not in GIN_KINDS and sep:
+            raise InputError(f"--predictors {item!r}: the {kind} baseline trains from scratch and takes no "
+                             f"checkpoint; write plain '{name}'")
+        if kind in ("ss-rl", "ss-ccl") and not ckpt:
             raise InputError(f"--predictors {item!r}: {kind} needs its pre-training checkpoint, e.g. "
                              f"{kind}=ckpt.pt (make one with `ssnenas pretrain {kind} ...`)")
         if any(s.name == name for s in specs):
             raise InputError(f"--predictors: {name!r} is given twice; give each predictor once "
                              "(label repeats of a kind as kind:label=CKPT)")
-        specs.append(PredictorSpec(name=name, kind=kind, checkpoint=Path(ckpt) if ckpt else None,
-                                   lr=DEFAULT_LR[kind][space]))
+        if kind in GIN_KINDS:
+            lr = DEFAULT_LR[kind][space]
+        else:
+            from ssnenas.predstudy.baselines import recipe
+
+            lr = float(recipe(kind, space)["lr"])
+        specs.append(PredictorSpec(name=name, kind=kind, checkpoint=Path(ckpt) if ckpt else None, lr=lr))
     if not specs:
         raise InputError("--predictors: name at least one predictor (gin, ss-rl=CKPT, ss-ccl=CKPT)")
     overrides = dict(lr_overrides or {})

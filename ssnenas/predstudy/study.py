@@ -8,9 +8,15 @@ predict every other labelled architecture of the benchmark (eval mode: BatchNorm
 the prediction batch size does not change the outputs) and score Kendall τ and Spearman ρ against
 the true validation accuracies (:mod:`.metrics`).
 
-The repeats of one (predictor, size) are trained together by the batched engine
+The baselines (``np-nas``, ``seminas``, ``mlp``, ``bananas``; :mod:`.baselines`) train on the same
+splits with the same fit seeds and are scored on the same test rows, each with its own recipe (epochs,
+batch, loss). The GIN predictors follow the ``epochs`` grid (SSNENAS's epoch sweep: every GIN cell
+once per value); a baseline is trained once, for its recipe's epochs.
+
+The repeats of one (predictor, size, epochs) are trained together by the batched engine
 (``ssnenas.predictors.fit_many``; ``group_size`` bounds how many at once). Every finished cell is
-written at once, atomically, to ``<out>/cells/<predictor>__n<size>__r<repeat>.json`` together with
+written at once, atomically, to ``<out>/cells/<predictor>__n<size>__r<repeat>.json`` (with
+``__e<epochs>`` before ``.json`` for the GIN cells of a grid of several epoch counts) together with
 the settings that produced it; a re-run skips the cells whose settings match and refuses an out dir
 whose cells were made with different settings (a changed lr, checkpoint, seed, data, ...).
 """
@@ -20,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,6 +35,7 @@ import torch
 
 from ssnenas.atomic import atomic_path
 from ssnenas.errors import DataFormatError, InputError
+from ssnenas.predstudy.baselines import BASELINE_KINDS, recipe
 from ssnenas.predstudy.metrics import rank_correlation
 from ssnenas.predstudy.spec import LoadedPredictor, PredictorSpec, load_predictor
 from ssnenas.predstudy.splits import fit_seed, train_split
@@ -43,7 +50,8 @@ SCHEDULES = ("cosine", "legacy")
 class StudyConfig:
     """The grid and training settings of a study (algorithms.md §7).
 
-    ``epochs`` defaults to 300, the largest budget of §7.1's epoch sweep; ``schedule="legacy"``
+    ``epochs``: the GIN fine-tuning epoch grid, default (300,), the largest budget of §7.1's epoch
+    sweep (an int is taken as a one-value grid); ``schedule="legacy"``
     reproduces the original CosineLR step count (§10.2) and ``bias_lr_2x`` the original 2× bias lr
     (§10.4); ``group_size`` = repeats trained at once (0: all missing ones of a (predictor, size)).
     """
@@ -51,13 +59,14 @@ class StudyConfig:
     train_sizes: tuple[int, ...] = DEFAULT_TRAIN_SIZES
     repeats: int = 20
     seed: int = 0
-    epochs: int = 300
+    epochs: tuple[int, ...] = (300,)
     batch_size: int = 64
     weight_decay: float = 1e-4
     schedule: str = "cosine"
     bias_lr_2x: bool = False
     target: str = "val_acc"
     group_size: int = 0
+    baseline_epochs: int | None = None  # overrides every baseline recipe's epochs (quick looks, tests)
 
     def __post_init__(self) -> None:
         if not self.train_sizes:
@@ -67,9 +76,21 @@ class StudyConfig:
         for n in self.train_sizes:
             if n < 1:
                 raise InputError(f"--train-sizes {n}: a training set needs at least 1 architecture")
-        for name in ("repeats", "epochs", "batch_size"):
+        if isinstance(self.epochs, int):
+            object.__setattr__(self, "epochs", (self.epochs,))
+        object.__setattr__(self, "epochs", tuple(int(e) for e in self.epochs))
+        if not self.epochs:
+            raise InputError("--epochs: give at least one epoch count (e.g. --epochs 300 or --epochs 50 100 300)")
+        if len(set(self.epochs)) != len(self.epochs):
+            raise InputError(f"--epochs {list(self.epochs)}: a value is repeated; give each once")
+        for e in self.epochs:
+            if e < 1:
+                raise InputError(f"--epochs {e}: must be >= 1")
+        for name in ("repeats", "batch_size"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
+        if self.baseline_epochs is not None and self.baseline_epochs < 1:
+            raise InputError(f"--baseline-epochs {self.baseline_epochs}: must be >= 1")
         if self.group_size < 0:
             raise InputError(f"--group-size {self.group_size}: must be >= 0 (0 = all repeats at once)")
         if self.weight_decay < 0:
@@ -93,6 +114,7 @@ class StudyData:
     target: np.ndarray  # [num_archs] float64 fraction (NaN where unlabelled)
     x: torch.Tensor  # [num_archs, N, F]
     adj: torch.Tensor  # [num_archs, N, N]
+    archs: tuple[str, ...] | None = field(default=None, repr=False)  # the store's arch strings (baselines)
 
 
 def load_data(store: Any, *, space: str, target: str = "val_acc",
@@ -117,7 +139,8 @@ def load_data(store: Any, *, space: str, target: str = "val_acc",
                      fingerprint=str(store.fingerprint), num_archs=int(store.num_archs),
                      num_features=int(x.shape[-1]), labelled=labelled, target=values / 100.0,
                      x=torch.as_tensor(x, dtype=torch.float32, device=device),
-                     adj=torch.as_tensor(adj, dtype=torch.float32, device=device))
+                     adj=torch.as_tensor(adj, dtype=torch.float32, device=device),
+                     archs=tuple(str(a) for a in store.column("arch")))
 
 
 def check_sizes(data: StudyData, train_sizes: Sequence[int], source: str) -> None:
@@ -131,18 +154,39 @@ def check_sizes(data: StudyData, train_sizes: Sequence[int], source: str) -> Non
 
 
 # -- cells ---------------------------------------------------------------------------------------
-def cell_settings(data: StudyData, config: StudyConfig, pred: LoadedPredictor) -> dict[str, Any]:
+def is_baseline(pred: LoadedPredictor) -> bool:
+    return pred.spec.kind in BASELINE_KINDS
+
+
+def epoch_grid(config: StudyConfig, pred: LoadedPredictor, space: str) -> tuple[int, ...]:
+    """The epoch counts a predictor is trained for: the study grid, or a baseline's own recipe."""
+    if not is_baseline(pred):
+        return config.epochs
+    return (config.baseline_epochs or int(recipe(pred.spec.kind, space)["epochs"]),)
+
+
+def cell_settings(data: StudyData, config: StudyConfig, pred: LoadedPredictor,
+                  epochs: int | None = None) -> dict[str, Any]:
     """Everything a cell's numbers depend on besides (repeat, size); stored in and checked against each cell."""
+    epochs = config.epochs[0] if epochs is None else epochs
+    if is_baseline(pred):
+        rc = {**recipe(pred.spec.kind, data.space), "epochs": epochs}
+        return {"version": CELL_VERSION, "space": data.space, "benchmark": data.benchmark,
+                "dataset": data.dataset, "data_fingerprint": data.fingerprint, "num_archs": data.num_archs,
+                "num_labelled": int(data.labelled.size), "target": config.target, "seed": config.seed,
+                "kind": pred.spec.kind, "lr": pred.spec.lr, "recipe": {**rc, "lr": pred.spec.lr}}
     return {"version": CELL_VERSION, "space": data.space, "benchmark": data.benchmark, "dataset": data.dataset,
             "data_fingerprint": data.fingerprint, "num_archs": data.num_archs,
             "num_labelled": int(data.labelled.size), "target": config.target, "seed": config.seed,
-            "epochs": config.epochs, "batch_size": config.batch_size, "weight_decay": config.weight_decay,
+            "epochs": epochs, "batch_size": config.batch_size, "weight_decay": config.weight_decay,
             "schedule": config.schedule, "bias_lr_2x": config.bias_lr_2x, "kind": pred.spec.kind,
             "lr": pred.spec.lr, "checkpoint_sha256": pred.checkpoint_sha256}
 
 
-def cell_path(out: Path, predictor: str, train_size: int, repeat: int) -> Path:
-    return Path(out) / "cells" / f"{predictor.replace(':', '~')}__n{train_size}__r{repeat}.json"
+def cell_path(out: Path, predictor: str, train_size: int, repeat: int, epochs: int | None = None) -> Path:
+    """``epochs`` only for the GIN cells of a study with several epoch counts."""
+    suffix = "" if epochs is None else f"__e{epochs}"
+    return Path(out) / "cells" / f"{predictor.replace(':', '~')}__n{train_size}__r{repeat}{suffix}.json"
 
 
 def split_digest(train: np.ndarray) -> str:
@@ -185,22 +229,21 @@ def _progress(total_steps: int, enabled: bool):
                         enabled=enabled and total_steps > 0, unit_scale=True)
 
 
-def _cell_steps(config: StudyConfig, train_size: int) -> int:
-    return config.epochs * -(-train_size // config.batch_size)
+def _cell_steps(epochs: int, batch_size: int, train_size: int) -> int:
+    return epochs * -(-train_size // batch_size)
 
 
 def run_study(data: StudyData, predictors: Sequence[LoadedPredictor], out: str | Path, *,
               config: StudyConfig, device: torch.device | str = "cpu",
               progress: bool = True) -> list[dict[str, Any]]:
-    """Compute the missing cells of the grid in ``out`` and return one row per (predictor, size, repeat).
+    """Compute the missing cells of the grid in ``out`` and return one row per (predictor, size, epochs,
+    repeat).
 
     Rows hold ``predictor``, ``kind``, ``train_size``, ``repeat``, ``fit_seed``, ``split_digest``,
     ``n_train``, ``n_test``, ``kendall_tau``, ``spearman_rho`` (NaN → 0), ``kendall_tau_nan``,
     ``spearman_rho_nan``, ``lr``, ``epochs``, ``fit_seconds`` (the group's wall time / its size),
     ``predict_seconds``, ``device``, ``group_size`` and ``resumed`` (read from an earlier run).
     """
-    from ssnenas.predictors.fit import fit_many
-
     out = Path(out)
     dev = torch.device(device)
     names = [p.spec.name for p in predictors]
@@ -210,75 +253,101 @@ def run_study(data: StudyData, predictors: Sequence[LoadedPredictor], out: str |
     splits = {(n, r): train_split(data.labelled, n, seed=config.seed, repeat=r)
               for n in config.train_sizes for r in range(config.repeats)}
     seeds = {(n, r): fit_seed(config.seed, r, n) for n in config.train_sizes for r in range(config.repeats)}
-    cells: dict[tuple[str, int, int], dict] = {}
-    todo: list[tuple[LoadedPredictor, int, list[int]]] = []
+    grid_suffix = len(config.epochs) > 1
+
+    def path_of(pred: LoadedPredictor, n: int, r: int, e: int) -> Path:
+        return cell_path(out, pred.spec.name, n, r, e if grid_suffix and not is_baseline(pred) else None)
+
+    cells: dict[tuple[str, int, int, int], dict] = {}
+    todo: list[tuple[LoadedPredictor, int, int, list[int]]] = []
     for n in config.train_sizes:
         for pred in predictors:
-            settings = cell_settings(data, config, pred)
-            missing = []
-            for r in range(config.repeats):
-                path = cell_path(out, pred.spec.name, n, r)
-                cell = read_cell(path)
-                if cell is None:
-                    missing.append(r)
-                    continue
-                _check_cell(path, cell, settings, seeds[(n, r)], split_digest(splits[(n, r)][0]), out)
-                cells[(pred.spec.name, n, r)] = {**cell, "resumed": True}
-            if missing:
-                todo.append((pred, n, missing))
+            for e in epoch_grid(config, pred, data.space):
+                settings = cell_settings(data, config, pred, e)
+                missing = []
+                for r in range(config.repeats):
+                    path = path_of(pred, n, r, e)
+                    cell = read_cell(path)
+                    if cell is None:
+                        missing.append(r)
+                        continue
+                    _check_cell(path, cell, settings, seeds[(n, r)], split_digest(splits[(n, r)][0]), out)
+                    cells[(pred.spec.name, n, r, e)] = {**cell, "resumed": True}
+                if missing:
+                    todo.append((pred, n, e, missing))
 
-    y = torch.as_tensor(data.target, dtype=torch.float32, device=dev)
-    total = sum(len(m) for _, _, m in todo)
-    bar = _progress(sum(len(m) * _cell_steps(config, n) for _, n, m in todo), progress)
+    def steps(pred: LoadedPredictor, n: int, e: int) -> int:
+        batch = recipe(pred.spec.kind, data.space)["batch_size"] if is_baseline(pred) else config.batch_size
+        return _cell_steps(e, batch, n)
+
+    total = sum(len(m) for *_, m in todo)
+    bar = _progress(sum(len(m) * steps(p, n, e) for p, n, e, m in todo), progress)
     done = 0
     try:
-        for pred, n, missing in todo:
-            settings = cell_settings(data, config, pred)
+        for pred, n, e, missing in todo:
+            settings = cell_settings(data, config, pred, e)
             step = config.group_size or len(missing)
             for start in range(0, len(missing), step):
                 group = missing[start:start + step]
-                bar.set_postfix_str(f"cells {done}/{total}, now {pred.spec.name} n={n} "
+                bar.set_postfix_str(f"cells {done}/{total}, now {pred.spec.name} n={n} e={e} "
                                     f"repeats {group[0]}-{group[-1]}", refresh=True)
-                train = np.stack([splits[(n, r)][0] for r in group])
-                pool, inverse = np.unique(train, return_inverse=True)
-                pool_t = torch.as_tensor(pool, device=dev)
-                t0 = time.perf_counter()
-                fitted = fit_many(data.num_features, data.x[pool_t], data.adj[pool_t], y[pool_t],
-                                  seeds=[seeds[(n, r)] for r in group], train_idx=inverse.reshape(train.shape),
-                                  head="finetune", rate=1.0, epochs=config.epochs,
-                                  batch_size=config.batch_size, lr=pred.spec.lr,
-                                  weight_decay=config.weight_decay, legacy_bias=config.bias_lr_2x,
-                                  legacy_cosine=config.schedule == "legacy",
-                                  encoder_state=pred.encoder_state, device=dev)
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                fit_s = (time.perf_counter() - t0) / len(group)
-                for r, model in zip(group, fitted):
-                    t1 = time.perf_counter()
-                    scores = model.predict(data.x, data.adj, batch_size=PREDICT_BATCH)
+                scores, fit_s, pred_s = _fit_group(data, pred, config, e, [splits[(n, r)][0] for r in group],
+                                                   [seeds[(n, r)] for r in group], dev)
+                for r, score in zip(group, scores):
                     test = splits[(n, r)][1]
-                    corr = rank_correlation(scores[test], data.target[test])
+                    corr = rank_correlation(score[test], data.target[test])
                     cell = {"predictor": pred.spec.name, "kind": pred.spec.kind, "train_size": n, "repeat": r,
                             "fit_seed": seeds[(n, r)], "split_digest": split_digest(splits[(n, r)][0]),
                             "n_train": n, "n_test": int(test.size), **corr._asdict(),
-                            "lr": pred.spec.lr, "epochs": config.epochs, "fit_seconds": fit_s,
-                            "predict_seconds": time.perf_counter() - t1, "device": str(dev),
+                            "lr": pred.spec.lr, "epochs": e, "fit_seconds": fit_s / len(group),
+                            "predict_seconds": pred_s / len(group), "device": str(dev),
                             "group_size": len(group), "settings": settings,
                             "train_indices": splits[(n, r)][0].tolist()}
-                    write_cell(cell_path(out, pred.spec.name, n, r), cell)
-                    cells[(pred.spec.name, n, r)] = {**cell, "resumed": False}
+                    write_cell(path_of(pred, n, r, e), cell)
+                    cells[(pred.spec.name, n, r, e)] = {**cell, "resumed": False}
                     done += 1
-                    bar.update(_cell_steps(config, n))
+                    bar.update(steps(pred, n, e))
         bar.set_postfix_str(f"cells {done}/{total}", refresh=True)
     finally:
         bar.close()
     rows = []
     for pred in predictors:
-        for n in config.train_sizes:
-            for r in range(config.repeats):
-                c = cells[(pred.spec.name, n, r)]
-                rows.append({k: v for k, v in c.items() if k not in ("settings", "train_indices")})
+        for e in epoch_grid(config, pred, data.space):
+            for n in config.train_sizes:
+                for r in range(config.repeats):
+                    c = cells[(pred.spec.name, n, r, e)]
+                    rows.append({k: v for k, v in c.items() if k not in ("settings", "train_indices")})
     return rows
+
+
+def _fit_group(data: StudyData, pred: LoadedPredictor, config: StudyConfig, epochs: int,
+               trains: list[np.ndarray], seeds: list[int], dev: torch.device) -> tuple[np.ndarray, float, float]:
+    """Scores ``[P, num_archs]`` of one group of repeats, its fit seconds and its predict seconds."""
+    if is_baseline(pred):
+        from ssnenas.predstudy.baselines import fit_predict
+
+        return fit_predict(pred.spec.kind, data, np.stack(trains), seeds=seeds, lr=pred.spec.lr, epochs=epochs,
+                           device=dev)
+    from ssnenas.predictors.fit import fit_many
+
+    y = torch.as_tensor(data.target, dtype=torch.float32, device=dev)
+    train = np.stack(trains)
+    pool, inverse = np.unique(train, return_inverse=True)
+    pool_t = torch.as_tensor(pool, device=dev)
+    t0 = time.perf_counter()
+    fitted = fit_many(data.num_features, data.x[pool_t], data.adj[pool_t], y[pool_t],
+                      seeds=seeds, train_idx=inverse.reshape(train.shape),
+                      head="finetune", rate=1.0, epochs=epochs,
+                      batch_size=config.batch_size, lr=pred.spec.lr,
+                      weight_decay=config.weight_decay, legacy_bias=config.bias_lr_2x,
+                      legacy_cosine=config.schedule == "legacy",
+                      encoder_state=pred.encoder_state, device=dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    fit_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    scores = np.stack([model.predict(data.x, data.adj, batch_size=PREDICT_BATCH) for model in fitted])
+    return scores, fit_s, time.perf_counter() - t1
 
 
 def load_predictors(specs: Sequence[PredictorSpec], *, space: str, num_features: int) -> list[LoadedPredictor]:
@@ -289,4 +358,5 @@ def load_predictors(specs: Sequence[PredictorSpec], *, space: str, num_features:
 def config_dict(config: StudyConfig) -> dict[str, Any]:
     d = asdict(config)
     d["train_sizes"] = list(config.train_sizes)
+    d["epochs"] = list(config.epochs)
     return d

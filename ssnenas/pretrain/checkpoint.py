@@ -33,6 +33,8 @@ METHODS = ("ss-rl", "ss-ccl")
 # state_dict prefix of the GIN encoder the fine-tuning reuses (algorithms.md §2, "Loading pre-trained
 # weights"): SS-RL's first branch; SS-CCL's encoder_q without its projection fc.
 ENCODER_PREFIX = {"ss-rl": "branch_a.", "ss-ccl": "encoder_q.encoder."}
+#: knobs added after checkpoints were first written: a checkpoint without one ran with this value
+LATER_KNOB_DEFAULTS = {"ged": "normalized"}
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: dict[str, Any]) -> None:
@@ -81,7 +83,7 @@ def check_resumable(path: str | os.PathLike, ckpt: dict[str, Any], *, method: st
             "data fingerprint": ckpt.get("data", {}).get("fingerprint")}
     want = {"method": method, "space": space, "dims": dims, "data fingerprint": data_fingerprint}
     diffs = [f"{k}: checkpoint {held[k]!r} vs now {want[k]!r}" for k in held if held[k] != want[k]]
-    old_cfg = ckpt.get("config", {})
+    old_cfg = {**{k: v for k, v in LATER_KNOB_DEFAULTS.items() if k in config}, **ckpt.get("config", {})}
     diffs += [f"{k}: checkpoint {old_cfg.get(k)!r} vs now {config.get(k)!r}"
               for k in sorted(set(old_cfg) | set(config)) if old_cfg.get(k) != config.get(k)]
     if diffs:

@@ -6,6 +6,11 @@ pair; a small head regresses exp(-Hamming(PAPE_a, PAPE_b) / n_nodes) with MSE::
     g_a = ReLU(Linear_a(GIN_a(a)))    g_b = ReLU(Linear_b(GIN_b(b)))
     y   = sigmoid(Linear(16,1)(ReLU(Linear(64,16)([g_a, g_b]))))
 
+``ged="raw"`` is the un-normalised ablation of the SSNENAS GED comparison: the target is the Hamming
+distance itself and the head's output is linear (no sigmoid). The authors kept the sigmoid there,
+which cannot exceed 1 while the distances reach tens; a regressor that cannot fit its target would
+make the ablation meaningless, so the sigmoid is dropped (see the README, "GED normalisation").
+
 Pairs: every epoch, two random permutations of the training split paired element-wise, batches of
 64, last partial batch dropped. Deviation from the code (§10.13, fixed by default): the 90/10
 train/held-out split is random for ``seed`` rather than the first/last part of the key order
@@ -27,7 +32,7 @@ from torch import Tensor, nn
 from ssnenas.errors import InputError
 from ssnenas.predictors.gin import GINEncoder
 from ssnenas.pretrain.data import ArchSet
-from ssnenas.pretrain.ged import normalized_ged
+from ssnenas.pretrain.ged import GED_KINDS, ged_target
 from ssnenas.predictors.optim import cosine, make_adam, set_lr
 from ssnenas.pretrain.runner import (base_checkpoint, progress_bar, resolve_device, resume, run_epochs,
                                      seeded_init)
@@ -56,6 +61,7 @@ class SSRLConfig:
     split: str = "random"  # "random" (fix of §10.13) or "legacy" (first/last part of the key order)
     schedule: str = "cosine"  # "cosine" (true step count) or "legacy" (original CosineLR)
     bias_lr_2x: bool = False  # original detectron-style bias lr (§10.4)
+    ged: str = "normalized"  # "normalized" exp(-d / n_nodes) target, or "raw" Hamming d (linear output)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -70,13 +76,18 @@ class SSRLConfig:
             raise InputError(f"--split {self.split!r}: choose random or legacy")
         if self.schedule not in ("cosine", "legacy"):
             raise InputError(f"--schedule {self.schedule!r}: choose cosine or legacy")
+        if self.ged not in GED_KINDS:
+            raise InputError(f"--ged {self.ged!r}: choose {' or '.join(GED_KINDS)}")
 
 
 class SiameseGED(nn.Module):
-    """Two-branch (unshared) GIN regressor of the normalised GED (PredictorSiameseGED)."""
+    """Two-branch (unshared) GIN regressor of the normalised GED (PredictorSiameseGED); with
+    ``sigmoid=False`` the output is linear (the raw-GED ablation)."""
 
-    def __init__(self, num_features: int, *, width: int = 32, num_layers: int = 3) -> None:
+    def __init__(self, num_features: int, *, width: int = 32, num_layers: int = 3,
+                 sigmoid: bool = True) -> None:
         super().__init__()
+        self.sigmoid = sigmoid
         self.branch_a = GINEncoder(num_features, width=width, num_layers=num_layers)
         self.proj_a = nn.Linear(width, width)
         self.branch_b = GINEncoder(num_features, width=width, num_layers=num_layers)
@@ -84,10 +95,11 @@ class SiameseGED(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * width, 16), nn.ReLU(), nn.Linear(16, 1))
 
     def forward(self, xa: Tensor, adja: Tensor, xb: Tensor, adjb: Tensor) -> Tensor:
-        """Predicted normalised GED in (0, 1), shape ``[B]``."""
+        """Predicted normalised GED in (0, 1) (raw GED when linear), shape ``[B]``."""
         ga = torch.relu(self.proj_a(self.branch_a(xa, adja)))
         gb = torch.relu(self.proj_b(self.branch_b(xb, adjb)))
-        return torch.sigmoid(self.head(torch.cat([ga, gb], dim=1))).squeeze(1)
+        y = self.head(torch.cat([ga, gb], dim=1)).squeeze(1)
+        return torch.sigmoid(y) if self.sigmoid else y
 
 
 def split_indices(n: int, config: SSRLConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -123,12 +135,14 @@ def train_ssrl(data: ArchSet, out: str | os.PathLike, *, config: SSRLConfig,
     held_a, held_b = torch.as_tensor(rng_h.permutation(held)), torch.as_tensor(rng_h.permutation(held))
     d = data.to(dev)
     model = seeded_init(config.seed, lambda: SiameseGED(data.num_features, width=config.width,
-                                                        num_layers=config.layers)).to(dev)
+                                                        num_layers=config.layers,
+                                                        sigmoid=config.ged == "normalized")).to(dev)
     optimizer = make_adam(model, lr=config.lr, legacy_bias=config.bias_lr_2x)
     dims = {"num_features": data.num_features, "width": config.width, "layers": config.layers,
             "num_nodes": data.num_nodes}
     ckpt = base_checkpoint(method=METHOD, data=data, dims=dims, config=asdict(config))
-    ckpt = resume(out, ckpt, model, optimizer)
+    # a checkpoint from before a knob existed resumes with the knob's default recorded explicitly
+    ckpt = {**resume(out, ckpt, model, optimizer), "config": asdict(config)}
     steps = len(train) // config.batch_size
     total = config.epochs * steps
     legacy_total = config.epochs * data.num_archs // config.batch_size
@@ -144,7 +158,7 @@ def train_ssrl(data: ArchSet, out: str | os.PathLike, *, config: SSRLConfig,
         with torch.no_grad():
             for i in range(0, len(held_a), 4096):
                 a, b = held_a[i:i + 4096].to(dev), held_b[i:i + 4096].to(dev)
-                y = normalized_ged(d.pape[a], d.pape[b], d.num_nodes)
+                y = ged_target(d.pape[a], d.pape[b], d.num_nodes, config.ged)
                 se += ((model(d.x[a], d.adj[a], d.x[b], d.adj[b]) - y) ** 2).sum()
         return float(se) / len(held_a)
 
@@ -161,7 +175,7 @@ def train_ssrl(data: ArchSet, out: str | os.PathLike, *, config: SSRLConfig,
                 factor = lr_factor(epoch * steps + i)
                 set_lr(optimizer, factor)
                 lr = config.lr * factor
-                y = normalized_ged(d.pape[a], d.pape[b], d.num_nodes)
+                y = ged_target(d.pape[a], d.pape[b], d.num_nodes, config.ged)
                 loss = nn.functional.mse_loss(model(d.x[a], d.adj[a], d.x[b], d.adj[b]), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -1,0 +1,60 @@
+"""Stacked fully connected regressors on a vector encoding: the ``mlp`` and ``bananas`` baselines.
+
+``mlp`` (the MLP baseline of the SSNENAS predictor comparison): hidden layers 512, 2048, 2048, 512
+with ReLU, a linear output, on the adjacency encoding; MAE loss, Adam lr 0.01, batch 32, 200 epochs.
+
+``bananas`` (White et al., BANANAS, arXiv 1910.11858, as the project's BANANAS searcher runs it): an
+ensemble of 5 MLPs with 10 hidden ReLU layers of width 200 (NB201) or 20 (NB101, DARTS) on the path
+encoding, MAE loss, Adam(β = (0.9, 0.99), eps 1e-7), batch 32, lr 1e-3 / 200 epochs (NB201) or
+lr 0.01 / 150 epochs (NB101, DARTS); the prediction is the ensemble mean.
+
+Weights are Glorot-uniform and biases zero (the Keras defaults BANANAS used). Input columns that are
+zero for every architecture of the benchmark are dropped first: they cannot change any output.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ssnenas.predstudy.stacked import glorot, member_generators, train_stacked
+
+PREDICT_CHUNK = 4096
+
+
+def active_columns(x: np.ndarray) -> np.ndarray:
+    """Indices of the columns that are non-zero somewhere (the others carry no information)."""
+    return np.flatnonzero(np.any(np.asarray(x) != 0, axis=0))
+
+
+def fit_predict_mlp(x: Tensor, y: Tensor, train_idx: Tensor, *, seeds: Sequence[int], hidden: Sequence[int],
+                    epochs: int, batch_size: int, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                    eps: float = 1e-8, loss: str = "mae") -> Tensor:
+    """Train one MLP per row of ``train_idx`` (``[P, n]`` rows of ``x [M, D]`` / ``y [M]``) and
+    return their predictions for every row of ``x`` as ``[P, M]``."""
+    dev = x.device
+    gens = member_generators(seeds)
+    dims = [x.shape[1], *hidden, 1]
+    weights = [glorot(gens, a, b).to(dev).requires_grad_() for a, b in zip(dims[:-1], dims[1:])]
+    biases = [torch.zeros(len(seeds), 1, b, device=dev, requires_grad=True) for b in dims[1:]]
+    opt = torch.optim.Adam(weights + biases, lr=lr, betas=betas, eps=eps)
+
+    def forward(h: Tensor) -> Tensor:  # h [P, B, D] -> [P, B]
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < len(weights) - 1:
+                h = torch.relu(h)
+        return h.squeeze(-1)
+
+    def loss_fn(idx: Tensor) -> Tensor:
+        err = forward(x[idx]) - y[idx]
+        return (err.abs() if loss == "mae" else err ** 2).mean(dim=1)
+
+    train_stacked(weights + biases, loss_fn, train_idx=train_idx, gens=gens, epochs=epochs,
+                  batch_size=batch_size, optimizer=opt)
+    with torch.no_grad():
+        out = [forward(x[i:i + PREDICT_CHUNK].expand(len(seeds), -1, -1)) for i in range(0, x.shape[0], PREDICT_CHUNK)]
+    return torch.cat(out, dim=1)
