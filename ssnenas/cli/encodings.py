@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ssnenas.cli import add_command
+from ssnenas.cli import add_command, plain
 
 DEFAULT_SAMPLED = 10_000
 
@@ -132,4 +132,4 @@ def register(subparsers: Any) -> None:
     """Add ``ssnenas encodings``."""
     p = add_command(subparsers, "encodings", help="distinct / merged / split architectures per encoding, "
                     "against graph isomorphism", doc=__doc__, add_arguments=_arguments, func=run)
-    p.epilog = __doc__.split("\n\n", 1)[1]  # the examples and the definitions of merged / split
+    p.epilog = plain(__doc__.split("\n\n", 1)[1])  # the examples and the definitions of merged / split
