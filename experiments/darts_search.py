@@ -1,22 +1,25 @@
-"""``ssnenas search``: the open-domain DARTS search with real candidate training on Ray Tune (§8).
+"""``ssnenas search``: the open-domain DARTS search with real candidate training on Ray Tune.
 
 NPENAS (``search_algos``) suggests genotypes; each is a Tune trial of
 :class:`trainables.darts.DartsTrainable` that trains it and reports ``val_acc`` per epoch; the searcher
-optimises ``best_val_acc`` (the best validation accuracy over the epochs, §8). On GPUs the candidates
-are packed several per GPU (:mod:`ssnenas.darts.packing`; ``--gpus-per-trial`` overrides), on CPUs one
-per ``--cpus-per-trial``; ``--async`` proposes for each free slot at once (:mod:`search_algos.asynchronous`). With ``--predictor ss-ccl=CKPT`` the predictor is the SS-CCL
+optimises ``best_val_acc`` (the best validation accuracy over the epochs, as in the original code). On
+GPUs the candidates are packed several per GPU (:mod:`ssnenas.darts.packing`; ``--gpus-per-trial``
+overrides), on CPUs one per ``--cpus-per-trial``; ``--async`` proposes for each free slot at once
+(:mod:`search_algos.asynchronous`). With ``--predictor ss-ccl=CKPT`` the predictor is the SS-CCL
 encoder pre-trained on random DARTS genotypes (``ssnenas pretrain ss-ccl --space darts``), fine-tuned
 each iteration; ``--fixed`` selects the fixed-budget variant (predictor retrained only until
-``training_nums`` architectures, §5.2). Pseudo-labelled, untrained candidates (§8 ``fixed_num``) are
-never used (§11 item 8).
+``training_nums`` architectures, the "-FIXED" runs of SSNENAS). Untrained candidates are never
+pseudo-labelled with the predictor's guess (the original code's ``fixed_num``, which trains only 80 of
+100 candidates). See the README, "Open-domain DARTS search".
 
 With no arguments it runs the embedded default: a small search on scikit-learn's 8x8 digits that
 needs no download. Re-running the same command on the same ``--out`` resumes with ``Tuner.restore``:
 the searcher state comes back and finished candidates are not trained again.
 
 Outputs in RUN: ``config.json`` (kind ``darts-search``), ``candidates.json`` (the report of
-:mod:`ssnenas.darts.report`: one entry per candidate, ``best`` by the §8 score), ``report.png``
-(best-so-far vs candidates), ``best_cells.png`` (the best normal and reduction cells) and ``tune/``.
+:mod:`ssnenas.darts.report`: one entry per candidate, ``best`` by the original code's ranking score),
+``report.png`` (best-so-far vs candidates), ``best_cells.png`` (the best normal and reduction cells)
+and ``tune/``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Predictor study (algorithms.md §7): correlations, paired splits, the CLI end to end, resume, errors."""
+"""Predictor study: correlations, paired splits, the CLI end to end, resume, errors."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_cli_run_json_schema_and_files(study):
             assert r[f"{m}_nan"] in (0, 1, 2)
         assert r["n"] == 2 and r["epochs"] == 3
     lrs = {r["predictor"]: r["lr"] for r in results}
-    assert lrs == {"gin": 1e-3, "ss-rl": 1e-3, "ss-ccl": 5e-3}  # §7's NB201 column
+    assert lrs == {"gin": 1e-3, "ss-rl": 1e-3, "ss-ccl": 5e-3}  # the original code's NB201 learning rates
     paired = payload["paired"]
     assert {(p["predictor"], p["train_size"], p["metric"]) for p in paired} == {
         (p, n, m) for p in ("ss-rl", "ss-ccl") for n in (10, 30) for m in ("kendall_tau", "spearman_rho")}

@@ -5,8 +5,9 @@ epoch), so it also works on a search that is still running or was interrupted. O
 ``{"kind": "darts-search", "candidates": [{"genotype", "val_acc", "last_val_acc", "test_acc", "score",
 "params", "flops", "train_time", "images_per_s", "epochs", "finished", "val_curve"}], "best": {...}}``
 (accuracies in percent; ``val_acc`` = best validation accuracy over the epochs; ``best`` = the finished
-candidate with the highest §8 score ½·(best val + mean of the last 5 epochs' val)), plus a PNG of
-best-so-far vs candidates and a drawing of the best normal and reduction cells.
+candidate with the highest score ½·(best val + mean of the last 5 epochs' val), the original code's
+ranking of searched architectures), plus a PNG of best-so-far vs candidates and a drawing of the best
+normal and reduction cells.
 """
 
 from __future__ import annotations

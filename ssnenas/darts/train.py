@@ -1,14 +1,14 @@
-"""Candidate training (algorithms.md §8, "Candidate training during search").
+"""Candidate training of the open-domain DARTS search, with the settings of the original SSNENAS code.
 
 Search-time defaults of :class:`TrainConfig`: C = 16, 8 cells, no auxiliary head, drop-path 0, no
 cutout; SGD lr 0.025, momentum 0.9, weight decay 3e-4, gradient clipping 5; cosine annealing to 1e-6
 over ``epochs`` (50), stepped once per epoch; batch 64. After every epoch the validation accuracy is
 measured and the best-val weights are kept; the test accuracy is that of the best-val weights.
 
-Fixes over the original (§10 item 11): validation uses no augmentation (``legacy_val_augment=True``
-evaluates on augmented validation images as the authors did). The run owns its randomness: model
-initialisation, shuffling, augmentation and drop-path draw from ``seed`` inside ``torch.random.fork_rng``,
-so the caller's global RNG state is left as it was.
+Fixes over the original code, whose search-time validation used the training augmentation: validation
+uses no augmentation (``legacy_val_augment=True`` evaluates on augmented validation images as the
+authors did). The run owns its randomness: model initialisation, shuffling, augmentation and drop-path
+draw from ``seed`` inside ``torch.random.fork_rng``, so the caller's global RNG state is left as it was.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ TRAINING_RAY_SYSTEM_CONFIG = {"worker_niceness": 0}
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """Settings of one candidate training (defaults: §8 search; :meth:`retrain` gives §8 final)."""
+    """Settings of one candidate training (defaults: search time; :meth:`retrain`: final retraining)."""
 
     epochs: int = 50
     batch_size: int = 64
@@ -70,7 +70,8 @@ class TrainConfig:
 
     @classmethod
     def retrain(cls, **overrides: Any) -> "TrainConfig":
-        """§8 final retraining: 600 epochs, C 36, 20 cells, auxiliary 0.4, drop-path 0.2, cutout 16, batch 96."""
+        """Final retraining of DARTS (arXiv 1806.09055) as the original code runs it: 600 epochs, C 36,
+        20 cells, auxiliary 0.4, drop-path 0.2, cutout 16, batch 96."""
         base = dict(epochs=600, batch_size=96, channels=36, layers=20, auxiliary=True, drop_path=0.2, cutout=16)
         base.update(overrides)
         return cls(**base)
@@ -92,7 +93,8 @@ class CandidateTrainer:
     ``epoch``, ``train_loss``, ``train_acc``, ``val_acc``, ``best_val_acc``, ``lr``, ``train_time``
     (seconds of training so far), ``images_per_s``; after the last epoch also ``test_acc`` (best-val
     weights; last-epoch weights when there is no validation split), ``last_test_acc`` and ``score``
-    = ½·(best val + mean of the last 5 epochs' val) — the §8 ranking score.
+    = ½·(best val + mean of the last 5 epochs' val) — the score the original code ranks searched
+    architectures by.
     """
 
     def __init__(self, genotype: Genotype, data: ImageData, config: TrainConfig, *,
@@ -187,7 +189,7 @@ class CandidateTrainer:
     def _train_epoch(self, cfg: TrainConfig, data: ImageData) -> dict[str, Any]:
         model = self.model
         model.train()
-        self.module.drop_path_prob = cfg.drop_path * self.epoch / cfg.epochs  # linear ramp (§8 retraining)
+        self.module.drop_path_prob = cfg.drop_path * self.epoch / cfg.epochs  # linear ramp (DARTS retraining)
         lr = self.optimizer.param_groups[0]["lr"]
         n = len(data.x_train)
         perm = torch.randperm(n, generator=self._gen)
@@ -226,7 +228,7 @@ class CandidateTrainer:
         return out
 
     def final_metrics(self) -> dict[str, Any]:
-        """Test accuracy of the best-val weights (and of the last weights) and the §8 score."""
+        """Test accuracy of the best-val weights (and of the last weights) and the ranking ``score``."""
         out: dict[str, Any] = {"last_test_acc": self.evaluate(self.data.x_test, self.data.y_test)}
         if self.best_state is not None:
             last = {k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()}

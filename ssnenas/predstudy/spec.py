@@ -1,14 +1,16 @@
 """Which predictors a study compares, their learning rates, and their pre-trained encoders.
 
 A predictor is named on the command line as ``gin`` (the "supervised" baseline: the fine-tune head
-on a randomly initialised GIN, algorithms.md §2/§7), ``ss-rl=CKPT`` or ``ss-ccl=CKPT`` (the same
-network whose encoder starts from an SS-RL / SS-CCL pre-training checkpoint). A label after a colon,
-``ss-ccl:140k=CKPT``, lets one study compare several checkpoints of one kind (§7.3). The baselines
+on a randomly initialised GIN, as in the original SSNENAS predictor studies), ``ss-rl=CKPT`` or
+``ss-ccl=CKPT`` (the same network whose encoder starts from an SS-RL / SS-CCL pre-training checkpoint).
+A label after a colon, ``ss-ccl:140k=CKPT``, lets one study compare several checkpoints of one kind (as
+the original code compares SS-CCL checkpoints pre-trained on 10k to 140k architectures). The baselines
 ``np-nas``, ``seminas``, ``mlp`` and ``bananas`` (:mod:`.baselines`) take no checkpoint; their lr is
 their recipe's unless ``--lr`` overrides it.
 
-Default learning rates, §7's table (the code-faithful values: the ×0.1 of SS-RL is already folded in,
-§10.1). DARTS had no predictor study in the original code; it gets the NB101 values.
+Default learning rates, those of the original code's predictor studies as its optimisers use them (the
+code also scales SS-RL's lr by 0.1, but in a field the optimiser is not built from). DARTS had no
+predictor study in the original code; it gets the NB101 values.
 
 =========== ======== ======== ========
 kind        NB101    NB201    DARTS
@@ -156,7 +158,7 @@ def load_predictor(spec: PredictorSpec, *, space: str, num_features: int) -> Loa
                          f"{num_features} node features; pre-train on the same space's graphs")
     if int(dims.get("layers", 3)) != 3:
         raise StoreError(f"checkpoint {path} holds a {dims.get('layers')}-layer encoder; the study's "
-                         "predictors have 3 GIN layers (algorithms.md §2); pre-train with --layers 3")
+                         "predictors have 3 GIN layers, as in SSNENAS; pre-train with --layers 3")
     try:
         GINEncoder(num_features, width=32).load_state_dict(state)
     except RuntimeError as exc:

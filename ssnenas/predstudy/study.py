@@ -1,12 +1,13 @@
 """Run a predictor study: every predictor × training size × repeat, resumable cell by cell.
 
-Protocol (algorithms.md §7, with §10.2 and §10.18 fixed): for repeat r and training size n, draw the
-paired split of :mod:`.splits`, fine-tune each predictor (GIN + ``Linear(32→1) → sigmoid`` head, no
-rate scaling) on the n architectures' validation accuracy as a fraction with MSE, batch 64,
-Adam(β = (0, 0.9)), weight decay 1e-4 and a per-step cosine over the true number of steps, then
-predict every other labelled architecture of the benchmark (eval mode: BatchNorm running statistics;
-the prediction batch size does not change the outputs) and score Kendall τ and Spearman ρ against
-the true validation accuracies (:mod:`.metrics`).
+Protocol (the predictor studies of SSNENAS, arXiv 2011.00186, with two fixes: the original code
+miscounts the cosine schedule's steps and draws its seeds from an unseeded generator): for repeat r
+and training size n, draw the paired split of :mod:`.splits`, fine-tune each predictor (GIN +
+``Linear(32→1) → sigmoid`` head, no rate scaling) on the n architectures' validation accuracy as a
+fraction with MSE, batch 64, Adam(β = (0, 0.9)), weight decay 1e-4 and a per-step cosine over the
+true number of steps, then predict every other labelled architecture of the benchmark (eval mode:
+BatchNorm running statistics; the prediction batch size does not change the outputs) and score
+Kendall τ and Spearman ρ against the true validation accuracies (:mod:`.metrics`).
 
 The baselines (``np-nas``, ``seminas``, ``mlp``, ``bananas``; :mod:`.baselines`) train on the same
 splits with the same fit seeds and are scored on the same test rows, each with its own recipe (epochs,
@@ -48,12 +49,13 @@ SCHEDULES = ("cosine", "legacy")
 
 @dataclass(frozen=True, kw_only=True)
 class StudyConfig:
-    """The grid and training settings of a study (algorithms.md §7).
+    """The grid and training settings of a study (README, "Predictor study").
 
-    ``epochs``: the GIN fine-tuning epoch grid, default (300,), the largest budget of §7.1's epoch
-    sweep (an int is taken as a one-value grid); ``schedule="legacy"``
-    reproduces the original CosineLR step count (§10.2) and ``bias_lr_2x`` the original 2× bias lr
-    (§10.4); ``group_size`` = repeats trained at once (0: all missing ones of a (predictor, size)).
+    ``epochs``: the GIN fine-tuning epoch grid, default (300,), the largest budget of the original
+    code's epoch sweep (50, 100, ..., 300; an int is taken as a one-value grid); ``schedule="legacy"``
+    reproduces the original CosineLR step count (too small, so the lr rises again) and ``bias_lr_2x``
+    the original 2× bias lr; ``group_size`` = repeats trained at once (0: all missing ones of a
+    (predictor, size)).
     """
 
     train_sizes: tuple[int, ...] = DEFAULT_TRAIN_SIZES
@@ -121,7 +123,8 @@ def load_data(store: Any, *, space: str, target: str = "val_acc",
               device: torch.device | str = "cpu") -> StudyData:
     """Read ``store`` (a :class:`~ssnenas.store.table.BenchmarkStore`) for a study on ``space``.
 
-    The target column is a percentage in the store; the predictors regress it as a fraction (§7).
+    The target column is a percentage in the store; the predictors regress it as a fraction, as in the
+    original code's predictor studies.
     """
     from ssnenas.spaces import get_space
 

@@ -30,8 +30,8 @@ from ssnenas.spaces import get_space
 FORMAT = "ssnenas-pretrain"
 VERSION = 1
 METHODS = ("ss-rl", "ss-ccl")
-# state_dict prefix of the GIN encoder the fine-tuning reuses (algorithms.md §2, "Loading pre-trained
-# weights"): SS-RL's first branch; SS-CCL's encoder_q without its projection fc.
+# state_dict prefix of the GIN encoder the fine-tuning reuses (the weights the original SSNENAS code
+# loads): SS-RL's first branch; SS-CCL's encoder_q without its projection fc.
 ENCODER_PREFIX = {"ss-rl": "branch_a.", "ss-ccl": "encoder_q.encoder."}
 #: knobs added after checkpoints were first written: a checkpoint without one ran with this value
 LATER_KNOB_DEFAULTS = {"ged": "normalized"}
@@ -92,7 +92,7 @@ def check_resumable(path: str | os.PathLike, ckpt: dict[str, Any], *, method: st
 
 
 def load_pretrained_encoder(ckpt_path: str | os.PathLike, *, space: str, width: int = 32) -> dict:
-    """The GIN encoder ``state_dict`` a fine-tuning loads (algorithms.md §2).
+    """The GIN encoder ``state_dict`` a fine-tuning loads (the part the original SSNENAS code transfers).
 
     SS-RL: the first branch's encoder (its projection ``linear_branch1`` is not transferred);
     SS-CCL: ``encoder_q`` without the projection fc. Load it with

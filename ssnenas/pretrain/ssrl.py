@@ -1,4 +1,4 @@
-"""SS-RL: self-supervised regression of the normalised GED of architecture pairs (algorithms.md §3).
+"""SS-RL: self-supervised regression of the normalised GED of architecture pairs (arXiv 2011.00186).
 
 Two *independent* GIN branches (weights not shared, [paper p.35]) embed the two architectures of a
 pair; a small head regresses exp(-Hamming(PAPE_a, PAPE_b) / n_nodes) with MSE::
@@ -12,11 +12,12 @@ which cannot exceed 1 while the distances reach tens; a regressor that cannot fi
 make the ablation meaningless, so the sigmoid is dropped (see the README, "GED normalisation").
 
 Pairs: every epoch, two random permutations of the training split paired element-wise, batches of
-64, last partial batch dropped. Deviation from the code (§10.13, fixed by default): the 90/10
+64, last partial batch dropped. Deviation from the original code (fixed by default): the 90/10
 train/held-out split is random for ``seed`` rather than the first/last part of the key order
 (``split="legacy"`` restores that); the held-out MSE is reported every epoch on fixed held-out pairs.
-The lr follows a per-step cosine over the true number of steps (§11.4); ``schedule="legacy"``
-reproduces the original CosineLR (T = floor(epochs * N_all / 64), progress (t+1)/T for step t >= 1).
+The lr follows a per-step cosine over the true number of steps; ``schedule="legacy"`` reproduces the
+original CosineLR (T = floor(epochs * N_all / 64), progress (t+1)/T for step t >= 1), which counts the
+whole benchmark while only the training split is iterated and so ends at about 0.025·lr.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ from ssnenas.pretrain.runner import (base_checkpoint, progress_bar, resolve_devi
                                      seeded_init)
 
 METHOD = "ss-rl"
-# Per-space defaults (algorithms.md §3, SSNENAS nas_lib/params.py): lr, epochs. DARTS was not
+# Per-space defaults (the original SSNENAS code's nas_lib/params.py): lr, epochs. DARTS was not
 # supported by the original script; it gets the NB101 settings here.
 DEFAULTS = {"nasbench101": {"lr": 5e-4, "epochs": 300},
             "nasbench201": {"lr": 1e-4, "epochs": 1000},
             "darts": {"lr": 5e-4, "epochs": 300}}
-SEED = 3344  # the original SS-RL seed (§10.18)
+SEED = 3344  # the original code's fixed SS-RL seed
 _SPLIT, _HELDOUT, _EPOCH = 1, 2, 3  # rng stream ids under the run seed
 
 
@@ -58,9 +59,9 @@ class SSRLConfig:
     seed: int = SEED
     width: int = 32
     layers: int = 3
-    split: str = "random"  # "random" (fix of §10.13) or "legacy" (first/last part of the key order)
+    split: str = "random"  # "random" (the fix) or "legacy" (the original: first/last part of the key order)
     schedule: str = "cosine"  # "cosine" (true step count) or "legacy" (original CosineLR)
-    bias_lr_2x: bool = False  # original detectron-style bias lr (§10.4)
+    bias_lr_2x: bool = False  # the original code's detectron-style biases: 2x lr, no weight decay
     ged: str = "normalized"  # "normalized" exp(-d / n_nodes) target, or "raw" Hamming d (linear output)
 
     def __post_init__(self) -> None:
