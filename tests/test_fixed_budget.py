@@ -236,6 +236,18 @@ def test_the_paired_comparison_matches_scipy(tmp_path):
     assert other["comparisons"]["x"]["predictor_fit_s_saving_pct"] is None  # y records no fit time
 
 
+@pytest.mark.parametrize("bars", ["p30p70", "sem"])
+def test_the_study_plot_is_drawn_for_fixed_n_variants_only(tmp_path, bars):
+    from ssnenas.analysis.plots import fixed_budget_series, plot_fixed_budget
+
+    _hand_run(tmp_path / "run")
+    r = build_report(tmp_path / "run")
+    assert fixed_budget_series(r) == {"x": [(5, "x-fixed:5")]}
+    assert plot_fixed_budget(r, tmp_path / "s.png", bars=bars).read_bytes()[:4] == b"\x89PNG"
+    r["comparisons"] = {}
+    assert plot_fixed_budget(r, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
+
+
 def test_a_run_from_before_the_fit_timings_still_reports(tmp_path):
     _hand_run(tmp_path / "run", timings=False)
     r = build_report(tmp_path / "run")

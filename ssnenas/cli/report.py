@@ -93,7 +93,7 @@ def _report(args: argparse.Namespace) -> int:
         written = [out]
         study = (out.with_name(out.stem + "-fixed-budget.png") if saved or args.plot
                  else Path(args.run) / "fixed_budget.png")
-        study = plot_fixed_budget(report, study, title=f"fixed-budget NPENAS, {title}")
+        study = plot_fixed_budget(report, study, title=f"fixed-budget NPENAS, {title}", bars=args.bars)
         if study is not None:
             written.append(study)
     if args.json:
