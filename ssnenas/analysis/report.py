@@ -224,8 +224,13 @@ def format_comparisons(report: dict[str, Any]) -> list[str]:
         head += f"  {'test of best val %':>24} {'diff test':>16} {'p':>7}"
     head += f"  {'fits':>6} {'fit s':>8} {'saving':>8}"
     lines.append(head)
-    for name, e in algos.items():
-        c = comps.get(name)
+    def order(name: str) -> tuple:  # each reference, then what is compared with it by training_nums
+        ref = comps[name]["reference"] if name in comps else name
+        parts = fixed_budget_parts(name)
+        return (list(algos).index(ref), name in comps, parts[1] or 0 if parts else 0, list(algos).index(name))
+
+    for name in sorted(algos, key=order):
+        e, c = algos[name], comps.get(name)
         if not e.get("num_trials"):
             continue
         i = len(e["queries"]) - 1
