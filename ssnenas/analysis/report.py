@@ -113,7 +113,7 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any] | None:
     d = paired_difference(a[keep], b[keep])
     return {"mean_diff": _num(d["mean_diff"]), "sem": None if d["sem"] is None else _num(d["sem"]),
             "wins": d["wins"], "losses": d["losses"], "ties": int(keep.sum()) - d["wins"] - d["losses"],
-            "p_value": None if d["p_value"] is None else _num(d["p_value"])}
+            "p_value": None if d["p_value"] is None else float(f"{d['p_value']:.6g}")}  # tiny ones stay > 0
 
 
 def compare(c: AlgorithmCurves, ref: AlgorithmCurves, has_test: bool) -> dict[str, Any]:
@@ -215,13 +215,14 @@ def format_comparisons(report: dict[str, Any]) -> list[str]:
     q = next(iter(comps.values()))["query"]
     use_test = bool(report.get("has_test"))
     lines = [f"paired comparison with the reference at {q} queries (trials of both; mean [P30, P70] over trials; "
-             "diff: mean of the per-trial differences algorithm - reference ± SEM, p: two-sided Wilcoxon "
-             "signed-rank, zero differences dropped, n/a when all are zero; fits and fit s: predictor fits "
+             "diff: mean of the per-trial differences algorithm - reference ± SEM, W/L: trials where the "
+             "algorithm is better / worse (the rest tie), p: two-sided Wilcoxon signed-rank, zero differences "
+             "dropped, n/a when all are zero; fits and fit s: predictor fits "
              "and seconds spent fitting per trial, a cohort's batched fit shared equally by its trials; "
              "saving: 1 - fit s / reference's fit s over the paired trials)"]
-    head = f"{'algorithm':<24} {'reference':<14} {'pairs':>5}  {'best val %':>24} {'diff val':>16} {'p':>7}"
+    head = f"{'algorithm':<24} {'reference':<14} {'pairs':>5}  {'best val %':>24} {'diff val':>16} {'W/L':>7} {'p':>7}"
     if use_test:
-        head += f"  {'test of best val %':>24} {'diff test':>16} {'p':>7}"
+        head += f"  {'test of best val %':>24} {'diff test':>16} {'W/L':>7} {'p':>7}"
     head += f"  {'fits':>6} {'fit s':>8} {'saving':>8}"
     lines.append(head)
     def order(name: str) -> tuple:  # each reference, then what is compared with it by training_nums
@@ -239,18 +240,20 @@ def format_comparisons(report: dict[str, Any]) -> list[str]:
             return (f"{_fmt(e[f'mean_{metric}'][i])} [{_fmt(e[f'p30_{metric}'][i])}, "
                     f"{_fmt(e[f'p70_{metric}'][i])}]")
 
-        def diff(metric: str) -> tuple[str, str]:
+        def diff(metric: str) -> tuple[str, str, str]:
             d = (c or {}).get(f"diff_{metric}")
             if not d:
-                return "", ""
-            return f"{d['mean_diff']:+.3f} ± {_fmt(d['sem'])}", _fmt(d["p_value"], 4)
+                return "", "", ""
+            p = d["p_value"]
+            return (f"{d['mean_diff']:+.3f} ± {_fmt(d['sem'])}", f"{d['wins']}/{d['losses']}",
+                    "<0.0001" if p is not None and p < 1e-4 else _fmt(p, 4))
 
         row = f"{name:<24} {(c or {}).get('reference', ''):<14} {(c or {}).get('num_pairs', e['num_trials']):>5}"
-        dv, pv = diff("best_val_acc")
-        row += f"  {cell('best_val_acc'):>24} {dv:>16} {pv:>7}"
+        dv, wv, pv = diff("best_val_acc")
+        row += f"  {cell('best_val_acc'):>24} {dv:>16} {wv:>7} {pv:>7}"
         if use_test:
-            dt, pt = diff("test_acc_of_best_val")
-            row += f"  {cell('test_acc_of_best_val'):>24} {dt:>16} {pt:>7}"
+            dt, wt, pt = diff("test_acc_of_best_val")
+            row += f"  {cell('test_acc_of_best_val'):>24} {dt:>16} {wt:>7} {pt:>7}"
         saving = (c or {}).get("predictor_fit_s_saving_pct")
         row += (f"  {_fmt(e.get('fits_mean'), 1):>6} {_fmt(e.get('predictor_fit_s_mean'), 2):>8} "
                 f"{'' if saving is None else f'{saving:.1f}%':>8}")
