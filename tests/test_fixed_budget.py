@@ -60,6 +60,16 @@ def test_bad_fixed_names_are_input_errors(name, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_set_reaches_a_fixed_name_with_its_training_nums():
+    from experiments.benchmark import _overrides_for, _parse_overrides, _predictor_for
+
+    overrides = _parse_overrides(["npenas-ssrl-fixed:20:epochs=50", "lr=0.01"])
+    assert overrides == {"npenas-ssrl-fixed:20": {"epochs": 50}, "*": {"lr": 0.01}}
+    assert _overrides_for("npenas-ssrl-fixed:20", overrides) == {"lr": 0.01, "epochs": 50}
+    assert _overrides_for("npenas-ssrl-fixed:50", overrides) == {"lr": 0.01}
+    assert _predictor_for("npenas-ssccl-fixed:20", {"ss-ccl": Path("/c.pt")}) == "/c.pt"
+
+
 def test_training_nums_given_twice_is_an_error():
     with pytest.raises(InputError, match="training_nums is set twice"):
         make_searcher("npenas-np-fixed:20", space="nasbench201", store=None, seed=0, budget=50, training_nums=30)
