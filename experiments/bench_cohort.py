@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     rows = []
     for name in args.algos:
-        c = COHORT_SIZES.get(name, 1) if args.cohort_size == "auto" else int(args.cohort_size)
+        c = (COHORT_SIZES.get(name, COHORT_SIZES.get(name.partition(":")[0], 1)) if args.cohort_size == "auto"
+             else int(args.cohort_size))
         c = max(1, min(c, args.trials))
         row = measure(name, store, trials=args.trials, single_trials=args.single_trials, cohort=c,
                       seed=args.seed, budget=args.budget, predictors=predictors,

@@ -228,10 +228,7 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
         raise InputError(f"--max-retries {config.max_retries}: pass 0 or more")
     backend = _load_backend(backend)
     cohorts = cohort_sizes(config, backend)
-    known = list(backend.ALGORITHMS)
-    unknown = [a for a in config.algorithms if a not in known]
-    if unknown:
-        raise InputError(f"--algos: unknown algorithm {unknown[0]!r}; choose from {', '.join(known)}")
+    _check_algorithm_names(config.algorithms, backend)
     bad = [a for a in config.overrides if a != "*" and a not in config.algorithms]
     if bad:
         raise InputError(f"--set {bad[0]}:...: {bad[0]!r} is not one of --algos ({', '.join(config.algorithms)})")
@@ -271,6 +268,29 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
     return backend, store, run_config
 
 
+def _check_algorithm_names(algorithms: tuple[str, ...], backend: Any) -> None:
+    """Every ``--algos`` name is one the backend knows, in its one spelling: a name of
+    ``backend.ALGORITHMS``, or (a backend with ``canonical_algorithm``, as search_algos) a fixed
+    variant with its training_nums, ``npenas-ssrl-fixed:20``."""
+    known = list(backend.ALGORITHMS)
+    canonical = getattr(backend, "canonical_algorithm", None)
+    for a in algorithms:
+        if canonical is None:
+            if a not in known:
+                raise InputError(f"--algos: unknown algorithm {a!r}; choose from {', '.join(known)}")
+            continue
+        try:
+            spelled = canonical(a)
+        except SsnenasError as exc:
+            if a.partition(":")[0].lower() not in known:
+                raise InputError(f"--algos: unknown algorithm {a!r}; choose from {', '.join(known)} (a -fixed "
+                                 "one may add :N, its training_nums, e.g. npenas-ssrl-fixed:20)") from None
+            raise InputError(f"--algos {a}: {exc}") from None
+        if spelled != a:
+            raise InputError(f"--algos {a}: write it as {spelled} (each algorithm has one spelling, which names "
+                             "its result files)")
+
+
 def cohort_sizes(config: BenchmarkConfig, backend: Any) -> dict[str, int]:
     """Trials per task for each algorithm: ``--cohort-size C`` for every algorithm, or ``auto``: the
     backend's ``COHORT_SIZES`` (1 where it has none), never more than ``--trials``."""
@@ -278,7 +298,9 @@ def cohort_sizes(config: BenchmarkConfig, backend: Any) -> dict[str, int]:
     can = hasattr(backend, "run_cohort")
     if size == "auto":
         table = getattr(backend, "COHORT_SIZES", {}) if can else {}
-        return {a: max(1, min(int(table.get(a, 1)), config.trials)) for a in config.algorithms}
+        # a fixed variant with its training_nums (npenas-ssrl-fixed:20) takes its base name's size
+        return {a: max(1, min(int(table.get(a, table.get(a.partition(":")[0], 1))), config.trials))
+                for a in config.algorithms}
     if isinstance(size, bool) or not isinstance(size, int):
         raise InputError(f"--cohort-size {size!r}: pass a whole number of trials per task, or auto")
     if size < 1:
@@ -827,7 +849,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="prepared store folder of that space (experiments.prepare_tables or `ssnenas data prepare`)")
     p.add_argument("--dataset", default=None, help="select the store when DIR holds several")
     p.add_argument("--algos", required=True, nargs="+", metavar="ALGO",
-                   help="random, rea, bananas, npenas-np, npenas-bo, npenas-ssrl, npenas-ssccl (+ -fixed)")
+                   help="random, rea, bananas, npenas-np, npenas-bo, npenas-ssrl, npenas-ssccl (+ -fixed; a "
+                        "-fixed one may add :N, its training_nums: npenas-ssrl-fixed:20)")
     p.add_argument("--trials", required=True, type=int, help="paired trials per algorithm (paper: 600)")
     p.add_argument("--budget", required=True, type=int, help="queries per search (paper: 150 NB101, 100 NB201)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0); task seeds are derived and recorded")

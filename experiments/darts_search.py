@@ -133,7 +133,7 @@ def resolve_settings(args: argparse.Namespace) -> SearchConfig:
         raise InputError(f"--space {args.space!r}: open-domain search supports only 'darts'")
     pred_name, pred_path = _parse_predictor(args.predictor)
     algo = args.algorithm or {"ss-ccl": "npenas-ssccl", "ss-rl": "npenas-ssrl", None: "npenas-np"}[pred_name]
-    if args.fixed and not algo.endswith("-fixed"):
+    if args.fixed and not algo.partition(":")[0].endswith("-fixed"):  # npenas-ssrl-fixed:20 is one already
         algo += "-fixed"
     for key in ("budget", "epochs", "num_init", "k", "channels", "layers", "batch_size"):
         if int(s[key]) < 1:

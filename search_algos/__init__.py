@@ -14,7 +14,8 @@ trials, owns its RNGs (numpy + torch ``Generator``; the global RNGs are never to
 its whole state through ``save``/``restore`` and pickle. Two drivers: a ``ray.tune.Tuner``, or
 :func:`run_direct` (a plain suggest / on_trial_complete loop for table lookups), or
 :func:`run_cohort` (several such searches in lockstep, their predictor fits batched). The benchmark runner
-builds searchers by name with :func:`make_searcher` (names in :data:`ALGORITHMS`).
+builds searchers by name with :func:`make_searcher` (names in :data:`ALGORITHMS`; a ``-fixed`` one may add
+``:N``, its ``training_nums``: :func:`parse_algorithm`).
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ from search_algos.bananas import BANANAS  # noqa: E402
 from search_algos.npenas import NPENAS  # noqa: E402
 from search_algos.random_search import RandomSearch  # noqa: E402
 from search_algos.rea import REA  # noqa: E402
-from search_algos._factory import ALGORITHMS, algorithm_settings, check_settings, make_searcher  # noqa: E402
+from search_algos._factory import (ALGORITHMS, algorithm_settings, canonical_algorithm, check_settings,  # noqa: E402
+                                   make_searcher, parse_algorithm)
 
 __all__ = ["ALGORITHMS", "ARCH_NOT_IN_STORE", "BAD_ARCH", "BANANAS", "COHORT_SIZES", "NASSearcher", "NPENAS",
            "REA", "RandomSearch", "TUNE_METRIC_MODE_MISMATCH", "TUNE_METRIC_MODE_NOT_PASSED",
            "UNDEFINED_METRIC_MODE", "UNDEFINED_SEARCH_SPACE", "UNKNOWN_ALGORITHM",
-           "algorithm_settings", "check_settings", "make_searcher", "run_cohort", "run_direct"]
+           "algorithm_settings", "canonical_algorithm", "check_settings", "make_searcher", "parse_algorithm",
+           "run_cohort", "run_direct"]

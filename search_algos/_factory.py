@@ -2,6 +2,13 @@
 
 The benchmark runner builds every algorithm of a trial with :func:`make_searcher`, passing the same
 ``initial_archs`` to all of them (paired comparison) and a per-(trial, algorithm) seed.
+
+A fixed-budget name may carry its ``training_nums`` after a colon: ``npenas-ssrl-fixed:20`` is
+NPENAS-SSRL-FIXED whose predictor stops being retrained once it was trained on 20 or more
+architectures (the SSNENAS ``nasbench_101_fixed`` / ``nasbench_201_fixed`` budget study); the bare
+``npenas-ssrl-fixed`` keeps the original code's value (:data:`FIXED_TRAINING_NUMS`). Every name
+:func:`parse_algorithm` accepts works wherever an algorithm name does (``ssnenas benchmark --algos``,
+cohorts, reports).
 """
 
 from __future__ import annotations
@@ -34,13 +41,44 @@ FIXED_TRAINING_NUMS = {
 }
 
 
-def algorithm_settings(name: str, space: str) -> tuple[type[NASSearcher], dict[str, Any]]:
-    """The class and the constructor settings that ``name`` stands for in ``space``."""
+def parse_algorithm(name: str) -> tuple[str, int | None]:
+    """``(base name, training_nums)`` of an algorithm name: ``"npenas-ssrl-fixed:20"`` ->
+    ``("npenas-ssrl-fixed", 20)``, ``"npenas-ssrl"`` -> ``("npenas-ssrl", None)`` (case-insensitive).
+
+    Raises :class:`InputError` naming ``name`` for an unknown base name, a ``:N`` on an algorithm
+    that is not a ``-fixed`` one, or an ``N`` that is not a whole number >= 1 written without
+    leading zeros (the name is also the run's file name, so one setting has one spelling).
+    """
     from search_algos import UNKNOWN_ALGORITHM
 
-    key = name.lower()
-    if key not in ALGORITHMS:
-        raise InputError(UNKNOWN_ALGORITHM.format(name=name, valid=", ".join(ALGORITHMS)))
+    if not isinstance(name, str):
+        raise InputError(f"algorithm name {name!r} is not a string; choose one of {', '.join(ALGORITHMS)}")
+    base, sep, nums = name.lower().partition(":")
+    if base not in ALGORITHMS:
+        raise InputError(UNKNOWN_ALGORITHM.format(name=name, valid=", ".join(ALGORITHMS))
+                         + " (a -fixed one may add :N, its training_nums, e.g. npenas-ssrl-fixed:20)")
+    if not sep:
+        return base, None
+    if not base.endswith("-fixed"):
+        hint = f"; did you mean {base}-fixed:{nums}?" if f"{base}-fixed" in ALGORITHMS else ""
+        raise InputError(f"algorithm {name!r}: only the fixed-budget variants "
+                         f"({', '.join(a for a in ALGORITHMS if a.endswith('-fixed'))}) take :N "
+                         f"(training_nums){hint}")
+    if not nums.isdigit() or not nums.isascii() or int(nums) < 1 or (len(nums) > 1 and nums[0] == "0"):
+        raise InputError(f"algorithm {name!r}: training_nums {nums!r} after ':' must be a whole number >= 1 "
+                         f"without leading zeros, e.g. {base}:20")
+    return base, int(nums)
+
+
+def canonical_algorithm(name: str) -> str:
+    """The one spelling of ``name`` (lower case): what result files and reports are keyed by."""
+    base, nums = parse_algorithm(name)
+    return base if nums is None else f"{base}:{nums}"
+
+
+def algorithm_settings(name: str, space: str) -> tuple[type[NASSearcher], dict[str, Any]]:
+    """The class and the constructor settings that ``name`` stands for in ``space``."""
+    key, training_nums = parse_algorithm(name)
     space = get_space(space).name
     if key == "random":
         return RandomSearch, {}
@@ -52,7 +90,7 @@ def algorithm_settings(name: str, space: str) -> tuple[type[NASSearcher], dict[s
     base = key[:-len("-fixed")] if fixed else key
     settings: dict[str, Any] = {"predictor": _NPENAS_PREDICTOR[base]}
     if fixed:
-        settings["training_nums"] = FIXED_TRAINING_NUMS[space][key]
+        settings["training_nums"] = training_nums if training_nums is not None else FIXED_TRAINING_NUMS[space][key]
     return NPENAS, settings
 
 
@@ -68,7 +106,8 @@ def _accepted(cls: type) -> set[str]:
 def make_searcher(name: str, *, space: str, store: BenchmarkStore | None, seed: int, budget: int,
                   initial_archs: list[str] | None = None, predictor_checkpoint: str | None = None,
                   device: str = "cpu", **overrides: Any) -> NASSearcher:
-    """Build the searcher ``name`` (one of :data:`ALGORITHMS`) with the paper's settings.
+    """Build the searcher ``name`` (one of :data:`ALGORITHMS`, a fixed one optionally with ``:N``, see
+    :func:`parse_algorithm`) with the paper's settings.
 
     ``predictor_checkpoint`` (an ``ssnenas pretrain`` file) is used by the SS-RL / SS-CCL variants
     and ignored by the others; ``device`` by the predictor-based ones. ``overrides`` replace any
@@ -76,6 +115,9 @@ def make_searcher(name: str, *, space: str, store: BenchmarkStore | None, seed: 
     :class:`InputError` listing the valid ones.
     """
     cls, settings = algorithm_settings(name, space)
+    if "training_nums" in overrides and parse_algorithm(name)[1] is not None:
+        raise InputError(f"make_searcher({name!r}): training_nums is set twice, by the name's :N and by "
+                         f"training_nums={overrides['training_nums']!r}; give it once")
     kwargs: dict[str, Any] = {"space": space, "store": store, "seed": seed, "budget": budget,
                               "initial_archs": initial_archs, **settings}
     accepted = _accepted(cls)

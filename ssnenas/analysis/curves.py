@@ -78,6 +78,10 @@ class AlgorithmCurves:
     test_of_best_val: np.ndarray  # [n, Q]; all NaN when the store has no test column
     wall_time_s: np.ndarray  # [n]
     search_time_s: np.ndarray  # [n]
+    #: per trial: seconds spent fitting predictors and the number of fits (``timing_predictor_fit_s``,
+    #: ``timing_fits``); NaN for a searcher that records none (random, REA) or a run from before them
+    predictor_fit_s: np.ndarray | None = None  # [n]
+    fits: np.ndarray | None = None  # [n]
 
     @property
     def has_test(self) -> bool:
@@ -104,6 +108,14 @@ def algorithm_curves(table: pa.Table, algorithm: str, queries: np.ndarray) -> Al
         v, te = best_so_far(val[s:e], test[s:e])
         pick = np.minimum(queries, e - s) - 1
         bv[r], bt[r] = v[pick], te[pick]
+    per_trial = {}
+    for name in ("timing_predictor_fit_s", "timing_fits"):
+        col = t[name] if name in t.column_names else None
+        if col is None or pa.types.is_null(col.type):
+            per_trial[name] = np.full(len(trials), np.nan)
+        else:
+            per_trial[name] = col.to_numpy(zero_copy_only=False).astype(np.float64)[order][starts]
     return AlgorithmCurves(algorithm=algorithm, queries=np.asarray(queries), trials=trials, best_val=bv,
                            test_of_best_val=bt, wall_time_s=wall[starts].astype(np.float64),
-                           search_time_s=search[starts].astype(np.float64))
+                           search_time_s=search[starts].astype(np.float64),
+                           predictor_fit_s=per_trial["timing_predictor_fit_s"], fits=per_trial["timing_fits"])

@@ -122,3 +122,88 @@ def _draw(series: dict[str, Series], out: str | os.PathLike, *, use_test: bool, 
         plt.close(fig)
         raise
     return save_png(fig, out)
+
+
+def fixed_budget_series(report: dict[str, Any]) -> dict[str, list[tuple[int, str]]]:
+    """``{reference: [(training_nums, algorithm), ...]}`` of the report's comparisons whose algorithm
+    is a fixed-budget variant named with its training_nums (``npenas-ssrl-fixed:20``), sorted by N."""
+    from ssnenas.analysis.report import fixed_budget_parts
+
+    out: dict[str, list[tuple[int, str]]] = {}
+    for name, c in (report.get("comparisons") or {}).items():
+        parts = fixed_budget_parts(name)
+        if parts is not None and parts[1] is not None and parts[0] == c["reference"]:
+            out.setdefault(c["reference"], []).append((parts[1], name))
+    return {r: sorted(v) for r, v in out.items()}
+
+
+def plot_fixed_budget(report: dict[str, Any], out: str | os.PathLike, *, title: str = "",
+                      bars: str = "p30p70") -> Path | None:
+    """The fixed-budget study (SSNENAS §5.2): per unrestricted algorithm, against the training_nums N of
+    its ``-fixed:N`` variants, (left) the final accuracy, mean with a P30-P70 bar (``bars="sem"``: ±
+    SEM), the reference's mean and bar drawn across as a line and a band, and (right) the
+    predictor-fitting seconds per trial, each point labelled with its fits per trial. None (nothing
+    drawn) when the report has no such variants."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if bars not in BARS:
+        raise InputError(f"--bars {bars!r}: choose one of {', '.join(BARS)}")
+    series = fixed_budget_series(report)
+    if not series:
+        return None
+    use_test = bool(report.get("has_test"))
+    metric = "test_acc_of_best_val" if use_test else "best_val_acc"
+
+    def bar(e: dict[str, Any]) -> tuple[float, float]:
+        if bars == "p30p70":
+            return e[f"p30_{metric}"][-1], e[f"p70_{metric}"][-1]
+        m, sem = e[f"mean_{metric}"][-1], e[f"sem_{metric}"][-1]
+        return m - sem, m + sem
+    algos = report["algorithms"]
+    fig, (ax_acc, ax_fit) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=120)
+    try:
+        for ref, members in series.items():
+            r = algos[ref]
+            (line,) = ax_acc.plot([], [])  # takes the next colour for this family
+            color = line.get_color()
+            ns = np.array([n for n, _ in members], dtype=np.float64)
+            last = [algos[a] for _, a in members]
+            mean = np.array([e[f"mean_{metric}"][-1] for e in last], dtype=np.float64)
+            lo, hi = (np.array(v, dtype=np.float64) for v in zip(*(bar(e) for e in last)))
+            ax_acc.plot(ns, mean, marker="o", color=color, label=f"{ref}-fixed:N (n={last[0]['num_trials']})")
+            ax_acc.errorbar(ns, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="none", ecolor=color, capsize=4)
+            ax_acc.axhline(r[f"mean_{metric}"][-1], color=color, linestyle="--", linewidth=1,
+                           label=f"{ref} (unrestricted, n={r['num_trials']})")
+            ax_acc.axhspan(*bar(r), color=color, alpha=0.12)
+            fit = np.array([np.nan if e.get("predictor_fit_s_mean") is None else e["predictor_fit_s_mean"]
+                            for e in last])
+            ax_fit.plot(ns, fit, marker="o", color=color, label=f"{ref}-fixed:N")
+            for x, y, e in zip(ns, fit, last):
+                if np.isfinite(y) and e.get("fits_mean") is not None:
+                    ax_fit.annotate(f"{e['fits_mean']:.0f} fits", (x, y), textcoords="offset points", xytext=(4, 4),
+                                    fontsize=7, color=color)
+            if r.get("predictor_fit_s_mean") is not None:
+                ax_fit.axhline(r["predictor_fit_s_mean"], color=color, linestyle="--", linewidth=1,
+                               label=f"{ref} ({r['fits_mean']:.0f} fits)" if r.get("fits_mean") is not None
+                               else ref)
+        q = algos[next(iter(series))]["queries"][-1]
+        ax_acc.set_xlabel(f"training_nums N (predictor frozen once trained on >= N archs)\n(markers: mean over "
+                          f"trials at {q} queries; bars and band: {'P30-P70' if bars == 'p30p70' else '± SEM'})")
+        ax_acc.set_ylabel(("test accuracy of the best-by-validation\narchitecture (%)" if use_test
+                           else "best validation accuracy (%)") + f" at {q} queries")
+        ax_fit.set_xlabel("training_nums N\n(dashed: the unrestricted reference)")
+        ax_fit.set_ylabel("predictor-fitting seconds per trial (mean)")
+        ax_fit.set_ylim(0, ax_fit.get_ylim()[1] * 1.12)  # room for the labels above the highest point
+        for ax in (ax_acc, ax_fit):
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="best")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    except BaseException:
+        plt.close(fig)
+        raise
+    return save_png(fig, out)

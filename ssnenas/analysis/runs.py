@@ -7,7 +7,10 @@ A benchmark run ``RUN/``::
     RUN/summary.json                              wall time, overhead share, ... of the last invocation
 
 Each result file holds one row per query, in evaluation order (:data:`RESULT_COLUMNS` first, then
-``timing_<name>`` columns with the searcher's own ``timings``, e.g. ``timing_predictor_fit_s``). A file exists only once its task has
+``timing_<name>`` columns with the searcher's own ``timings``, repeated on every row of the trial: e.g.
+``timing_predictor_fit_s``, the seconds the trial spent fitting predictors, and ``timing_fits``, how
+many fits it made; in a cohort of C trials, whose fits are batched into one model, each trial records
+the batched fit's wall time divided by C). A file exists only once its task has
 finished, so "the set of files" is "the set of finished tasks".
 
 Only Parquet and JSON are read here: the analysis layer never imports ``search_algos``.
@@ -20,6 +23,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,7 +34,10 @@ CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 RESULTS_DIR = "results"
 RUN_KINDS = ("benchmark",)
-_RESULT_RE = re.compile(r"^algo=(?P<algo>[A-Za-z0-9_.+-]+)\.parquet$")
+_RESULT_RE = re.compile(r"^algo=(?P<algo>[A-Za-z0-9_.+%~-]+)\.parquet$")
+#: characters of an algorithm name kept as they are in its file name; others are %-escaped (Hive's
+#: partition-path escaping: ``npenas-ssrl-fixed:20`` -> ``algo=npenas-ssrl-fixed%3A20.parquet``)
+_NAME_SAFE = "-_.+"
 _TRIAL_RE = re.compile(r"^trial=(?P<trial>\d+)$")
 
 #: Per-query columns of a result file (``timing_<name>`` columns follow).
@@ -52,8 +59,9 @@ RESULT_COLUMNS = {
 
 
 def result_path(run: str | os.PathLike, trial: int, algorithm: str) -> Path:
-    """``RUN/results/trial=TTTTT/algo=NAME.parquet``."""
-    return Path(run) / RESULTS_DIR / f"trial={trial:05d}" / f"algo={algorithm}.parquet"
+    """``RUN/results/trial=TTTTT/algo=NAME.parquet``, NAME %-escaped beyond letters, digits and ``-_.+``
+    (``:`` -> ``%3A``; the names of earlier runs need no escape and map to the same paths)."""
+    return Path(run) / RESULTS_DIR / f"trial={trial:05d}" / f"algo={quote(algorithm, safe=_NAME_SAFE)}.parquet"
 
 
 def finished_tasks(run: str | os.PathLike) -> dict[tuple[int, str], Path]:
@@ -69,7 +77,7 @@ def finished_tasks(run: str | os.PathLike) -> dict[tuple[int, str], Path]:
         for f in sorted(trial_dir.iterdir()):
             a = _RESULT_RE.match(f.name)
             if a and f.is_file():
-                out[(int(m["trial"]), a["algo"])] = f
+                out[(int(m["trial"]), unquote(a["algo"]))] = f
     return out
 
 

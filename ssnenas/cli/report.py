@@ -11,6 +11,14 @@ paper's error-bar plot of that test accuracy (arXiv 2003.12857).
 RUN may also be a benchmark report saved with --json (such as experiments/results/benchmark/*.json):
 its table is printed and its plot drawn (default: the same name with .png), no run folder needed.
 
+Paired comparisons: each fixed-budget variant (npenas-ssrl-fixed, npenas-ssrl-fixed:20, ...) is
+compared with its unrestricted algorithm (npenas-ssrl) when the run has it, or, with --reference ALGO,
+every algorithm with ALGO: over the trials both finished, at the last checkpoint, the mean paired
+difference of both accuracies ± SEM with a two-sided Wilcoxon signed-rank p-value, and the predictor
+fits and fitting seconds per trial with the saving in %. When the run has -fixed:N variants, a second
+PNG (default RUN/fixed_budget.png, or the --plot name with -fixed-budget) plots the final accuracy
+and the fitting seconds against N.
+
 For a DARTS search folder (``ssnenas search --out RUN``) it reports the candidates instead:
 ``{"candidates": [{"genotype", "val_acc", "params", "flops", "train_time", ...}], "best": {...}}``,
 with the best-so-far plot (``--plot``, default ``RUN/report.png``) and ``RUN/best_cells.png``.
@@ -42,6 +50,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-plot", action="store_true", help="do not write the plot")
     p.add_argument("--bars", choices=("p30p70", "sem"), default="p30p70",
                    help="benchmark plot's error bars: P30 to P70 (default, the NPENAS paper's) or mean ± SEM")
+    p.add_argument("--reference", default=None, metavar="ALGO",
+                   help="compare every other algorithm of the run with ALGO (paired, at the budget); default: "
+                        "each fixed-budget variant with its unrestricted algorithm when the run has both")
     p.set_defaults(func=_report)
 
 
@@ -65,19 +76,31 @@ def _report(args: argparse.Namespace) -> int:
 
     if _run_kind(args.run) == SEARCH_KIND:
         return _search_report(args)
-    from ssnenas.analysis.plots import plot_report
+    from ssnenas.analysis.plots import plot_fixed_budget, plot_report
     from ssnenas.analysis.report import build_report, format_table, read_report_json
 
+    from ssnenas.errors import InputError
+
     saved = args.run.is_file() and args.run.suffix == ".json"
-    report = read_report_json(args.run) if saved else build_report(args.run)
-    if args.json:
-        print(json.dumps(report, sort_keys=True, indent=1))
-    else:
-        print(format_table(report))
+    if saved and args.reference is not None:
+        raise InputError(f"--reference {args.reference}: {args.run} is a saved report, which keeps its own "
+                         "comparisons; pass the run folder to compare with another reference")
+    report = read_report_json(args.run) if saved else build_report(args.run, reference=args.reference)
     if not args.no_plot:
         title = f"{report['space']} / {report['dataset']}"
         default = args.run.with_suffix(".png") if saved else Path(args.run) / "report.png"
         out = plot_report(report, args.plot or default, title=title, bars=args.bars)
-        if not args.json:
-            print(f"plot: {out}", file=sys.stderr)
+        written = [out]
+        study = (out.with_name(out.stem + "-fixed-budget.png") if saved or args.plot
+                 else Path(args.run) / "fixed_budget.png")
+        study = plot_fixed_budget(report, study, title=f"fixed-budget NPENAS, {title}", bars=args.bars)
+        if study is not None:
+            written.append(study)
+    if args.json:
+        print(json.dumps(report, sort_keys=True, indent=1))
+    else:
+        print(format_table(report))
+        if not args.no_plot:
+            for out in written:
+                print(f"plot: {out}", file=sys.stderr)
     return 0
