@@ -22,7 +22,9 @@ Design (the clean version of the original's producer/consumer script):
   ``RUN/results/trial=TTTTT/algo=NAME.parquet`` as soon as ``ray.wait`` reports it. Writing from the
   driver needs no storage shared by the nodes, and a driver crash loses only unfinished tasks.
 - Resume: re-running the same command skips every (trial, algorithm) whose file exists; a different
-  config into the same RUN is an error. Tasks that die with their worker or node are retried by Ray
+  config into the same RUN is an error, except adding algorithms: ``--algos`` with all of the run's
+  algorithms plus new ones (with any new ``--predictor``) runs only the new ones on the same paired
+  trials, and config.json records the extension. Tasks that die with their worker or node are retried by Ray
   (``--max-retries``); a task that raises is reported and left for the next invocation.
 - Cohorts (``--cohort-size C``): a task may run C trials of one algorithm in lockstep, their
   predictor fits batched into one model (``search_algos._cohort``); each trial's rows are what a
@@ -330,7 +332,14 @@ def _check_searcher_settings(config: BenchmarkConfig, backend: Any, space: str, 
             raise InputError(f"--algos {algorithm}: {exc} (check --predictor and --set)") from None
 
 
-def _check_run_folder(out: Path, run_config: dict[str, Any]) -> None:
+def _check_run_folder(out: Path, run_config: dict[str, Any]) -> list[str]:
+    """Check that ``out`` is new or holds a run of ``run_config``; return the algorithms (and
+    ``--predictor`` checkpoints) this invocation adds to that run.
+
+    A run may be extended: ``--algos`` with all of its algorithms plus new ones (and the new ones'
+    checkpoints) runs only the new ones, on the same paired trials (a task's seed and initial
+    architectures depend neither on the other algorithms nor on the run they are in).
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory; pass a run folder")
@@ -338,16 +347,47 @@ def _check_run_folder(out: Path, run_config: dict[str, Any]) -> None:
     if not cfg_file.is_file():
         if out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith(".")):
             raise InputError(f"--out {out}: a non-empty folder that is not a benchmark run; pass a new folder")
-        return
+        return []
     try:
         old = json.loads(cfg_file.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{cfg_file}: unreadable ({exc}); pass a new --out folder") from exc
+    added = _extension(old, run_config)
     diffs = [f"{k}: {run_config.get(k)!r} now vs {old.get(k)!r} there"
-             for k in IDENTITY_FIELDS if old.get(k) != run_config.get(k)]
+             for k in IDENTITY_FIELDS if old.get(k) != run_config.get(k) and not (added and k in EXTENSIBLE_FIELDS)]
     if diffs:
         raise InputError(f"--out {out} holds a run with a different config ({'; '.join(diffs)}); repeat its "
-                         "original command to resume it, or pass a new --out folder")
+                         "original command to resume it (--algos may add algorithms to its own), or pass a "
+                         "new --out folder")
+    return added
+
+
+def _write_run_config(path: Path, run_config: dict[str, Any], started: str) -> None:
+    """Write a new run's config.json, or record an extension (:func:`_check_run_folder`) in the
+    existing one: the grown algorithms and checkpoints and an ``extended`` entry; else leave it."""
+    if not path.is_file():
+        _atomic_json(path, {**run_config, "created": started})
+        return
+    old = json.loads(path.read_text())
+    added = _extension(old, run_config)
+    if added:
+        _atomic_json(path, {**old, **{k: run_config[k] for k in EXTENSIBLE_FIELDS},
+                            "cohort_sizes": {**old.get("cohort_sizes", {}), **run_config["cohort_sizes"]},
+                            "extended": [*old.get("extended", []), {"at": started, "added": added}]})
+
+
+#: Identity fields an extension may grow (see :func:`_check_run_folder`).
+EXTENSIBLE_FIELDS = ("algorithms", "predictors")
+
+
+def _extension(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The algorithms and checkpoint kinds ``new`` adds to ``old`` when it only adds (keeps every
+    algorithm and checkpoint of ``old`` unchanged and adds at least one algorithm), else []."""
+    old_algos, new_algos = old.get("algorithms") or [], new.get("algorithms") or []
+    old_preds, new_preds = old.get("predictors") or {}, new.get("predictors") or {}
+    if not set(old_algos) < set(new_algos) or any(new_preds.get(k) != v for k, v in old_preds.items()):
+        return []
+    return [a for a in new_algos if a not in old_algos] + [f"--predictor {k}" for k in new_preds if k not in old_preds]
 
 
 # -- the task ---------------------------------------------------------------------------------------
@@ -580,8 +620,7 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
     summary: dict[str, Any] = {}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        if not (out / CONFIG_FILE).is_file():
-            _atomic_json(out / CONFIG_FILE, {**run_config, "created": started})
+        _write_run_config(out / CONFIG_FILE, run_config, started)
         ship = StoreShipment(path=str(store.path), sha256=file_sha256(store.path),
                              size=store.path.stat().st_size)
         if pending_specs and not (owned and config.address is None):
@@ -854,7 +893,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", required=True, type=int, help="paired trials per algorithm (paper: 600)")
     p.add_argument("--budget", required=True, type=int, help="queries per search (paper: 150 NB101, 100 NB201)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0); task seeds are derived and recorded")
-    p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (resumed if it exists)")
+    p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (resumed if it exists; --algos may name more algorithms than the run has, "
+                   "to add them)")
     p.add_argument("--address", default=None,
                    help="join a running Ray cluster ('auto' or HOST:PORT); default: start a local Ray")
     p.add_argument("--gpus-per-task", type=float, default=0.0, metavar="F",

@@ -230,6 +230,25 @@ def test_a_different_config_into_the_same_run_is_an_error(finished_run, nb201_st
     assert len(_executions(log)) == 6
 
 
+def test_a_run_is_extended_by_more_algorithms_on_the_same_paired_trials(finished_run, nb201_store, tmp_path):
+    run, _, _ = finished_run
+    log = tmp_path / "executions.txt"
+    part = tmp_path / "part"
+    bm.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), backend=ToyBackend(log))
+    kept = {k: p.read_bytes() for k, p in finished_tasks(part).items()}
+    summary = bm.run_benchmark(_config(nb201_store, part), backend=ToyBackend(log))
+    assert summary["complete"] and summary["tasks_run"] == 3 and summary["tasks_done_before"] == 3
+    assert sorted(x.split()[0] for x in _executions(log)) == ["toy-local"] * 3 + ["toy-random"] * 3
+    assert {k: finished_tasks(part)[k].read_bytes() for k in kept} == kept  # the first algorithm untouched
+    # the added algorithm's trials are those of a run that had both from the start
+    assert read_results(part).select(DETERMINISTIC).equals(read_results(run).select(DETERMINISTIC))
+    cfg = json.loads((part / "config.json").read_text())
+    assert cfg["algorithms"] == list(ALGOS) and [e["added"] for e in cfg["extended"]] == [["toy-local"]]
+    # now the run has both: fewer algorithms is still a different config
+    with pytest.raises(InputError, match=r"algorithms: \['toy-random'\] now"):
+        bm.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), backend=ToyBackend(log))
+
+
 def test_store_reaches_a_node_without_the_file_through_the_object_store(ray_session, nb201_store, tmp_path):
     from ssnenas.fingerprint import file_sha256
 
