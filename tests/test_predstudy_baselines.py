@@ -53,6 +53,11 @@ def test_mlp_learns_and_members_are_independent(toy):
                           hidden=[32, 32], epochs=40, batch_size=32, lr=1e-2)
     assert torch.allclose(two[0], one[0], atol=1e-5)
     assert not torch.allclose(two[1], one[0], atol=1e-3)
+    # the fused Adam kernel (the mlp recipe's) is the same update, equal to rounding
+    fused = fit_predict_mlp(enc, y, TRAIN, seeds=[5], hidden=[32, 32], epochs=40, batch_size=32, lr=1e-2,
+                            fused_adam=True)
+    assert torch.allclose(fused, one, atol=1e-4)
+    assert recipe("mlp", "nasbench201")["fused_adam"] and "fused_adam" not in recipe("bananas", "nasbench201")
 
 
 def test_npnas_learns_and_adjacency_is_row_normalised(toy):

@@ -37,8 +37,9 @@ def recipe(kind: str, space: str) -> dict[str, Any]:
 
         return {"epochs": 200, "batch_size": 100, "lr": 1e-3, "trade_off": TRADE_OFF, "unlabelled": UNLABELLED}
     if kind == "mlp":
+        # fused_adam: the same update in one kernel per tensor (see :func:`.mlp.fit_predict_mlp`)
         return {"epochs": 200, "batch_size": 32, "lr": 1e-2, "hidden": [512, 2048, 2048, 512],
-                "encoding": "adjacency"}
+                "encoding": "adjacency", "fused_adam": True}
     if kind == "bananas":
         nb201 = space == "nasbench201"
         return {"epochs": 200 if nb201 else 150, "batch_size": 32, "lr": 1e-3 if nb201 else 1e-2,
@@ -96,7 +97,7 @@ def fit_predict(kind: str, data: Any, train: np.ndarray, *, seeds: Sequence[int]
         x = encoded(data, rc["encoding"], device)
         if kind == "mlp":
             scores = fit_predict_mlp(x, y, idx, seeds=seeds, hidden=rc["hidden"], epochs=rc["epochs"],
-                                     batch_size=rc["batch_size"], lr=lr)
+                                     batch_size=rc["batch_size"], lr=lr, fused_adam=rc["fused_adam"])
         else:
             member_seeds = [int(np.random.SeedSequence([int(s), k]).generate_state(1)[0] >> 1)
                             for s in seeds for k in range(ENSEMBLE)]
