@@ -354,7 +354,8 @@ def _check_run_folder(out: Path, run_config: dict[str, Any]) -> list[str]:
         raise InputError(f"{cfg_file}: unreadable ({exc}); pass a new --out folder") from exc
     added = _extension(old, run_config)
     diffs = [f"{k}: {run_config.get(k)!r} now vs {old.get(k)!r} there"
-             for k in IDENTITY_FIELDS if old.get(k) != run_config.get(k) and not (added and k in EXTENSIBLE_FIELDS)]
+             for k in IDENTITY_FIELDS
+             if old.get(k) != run_config.get(k) and not (added and k in EXTENSIBLE_FIELDS)]
     if diffs:
         raise InputError(f"--out {out} holds a run with a different config ({'; '.join(diffs)}); repeat its "
                          "original command to resume it (--algos may add algorithms to its own), or pass a "
@@ -387,7 +388,8 @@ def _extension(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     old_preds, new_preds = old.get("predictors") or {}, new.get("predictors") or {}
     if not set(old_algos) < set(new_algos) or any(new_preds.get(k) != v for k, v in old_preds.items()):
         return []
-    return [a for a in new_algos if a not in old_algos] + [f"--predictor {k}" for k in new_preds if k not in old_preds]
+    return ([a for a in new_algos if a not in old_algos]
+            + [f"--predictor {k}" for k in new_preds if k not in old_preds])
 
 
 # -- the task ---------------------------------------------------------------------------------------
@@ -893,7 +895,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", required=True, type=int, help="paired trials per algorithm (paper: 600)")
     p.add_argument("--budget", required=True, type=int, help="queries per search (paper: 150 NB101, 100 NB201)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0); task seeds are derived and recorded")
-    p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (resumed if it exists; --algos may name more algorithms than the run has, "
+    p.add_argument("--out", required=True, type=Path, metavar="RUN",
+                   help="run folder (resumed if it exists; --algos may name more algorithms than the run has, "
                    "to add them)")
     p.add_argument("--address", default=None,
                    help="join a running Ray cluster ('auto' or HOST:PORT); default: start a local Ray")

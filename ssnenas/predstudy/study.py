@@ -71,23 +71,12 @@ class StudyConfig:
     baseline_epochs: int | None = None  # overrides every baseline recipe's epochs (quick looks, tests)
 
     def __post_init__(self) -> None:
-        if not self.train_sizes:
-            raise InputError("--train-sizes: give at least one training-set size")
-        if len(set(self.train_sizes)) != len(self.train_sizes):
-            raise InputError(f"--train-sizes {list(self.train_sizes)}: a size is repeated; give each once")
-        for n in self.train_sizes:
-            if n < 1:
-                raise InputError(f"--train-sizes {n}: a training set needs at least 1 architecture")
         if isinstance(self.epochs, int):
             object.__setattr__(self, "epochs", (self.epochs,))
         object.__setattr__(self, "epochs", tuple(int(e) for e in self.epochs))
-        if not self.epochs:
-            raise InputError("--epochs: give at least one epoch count (e.g. --epochs 300 or --epochs 50 100 300)")
-        if len(set(self.epochs)) != len(self.epochs):
-            raise InputError(f"--epochs {list(self.epochs)}: a value is repeated; give each once")
-        for e in self.epochs:
-            if e < 1:
-                raise InputError(f"--epochs {e}: must be >= 1")
+        _check_grid("--train-sizes", self.train_sizes,
+                    "give at least one training-set size (e.g. --train-sizes 20 50 100)")
+        _check_grid("--epochs", self.epochs, "give at least one epoch count (e.g. --epochs 300 or --epochs 50 100 300)")
         for name in ("repeats", "batch_size"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
@@ -99,6 +88,17 @@ class StudyConfig:
             raise InputError(f"--weight-decay {self.weight_decay}: must be >= 0")
         if self.schedule not in SCHEDULES:
             raise InputError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+
+
+def _check_grid(flag: str, values: tuple[int, ...], if_empty: str) -> None:
+    """A grid of positive integers, each given once."""
+    if not values:
+        raise InputError(f"{flag}: {if_empty}")
+    if len(set(values)) != len(values):
+        raise InputError(f"{flag} {list(values)}: a value is repeated; give each once")
+    for v in values:
+        if v < 1:
+            raise InputError(f"{flag} {v}: must be >= 1")
 
 
 # -- the data ------------------------------------------------------------------------------------
