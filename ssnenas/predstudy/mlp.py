@@ -39,7 +39,7 @@ def fit_predict_mlp(x: Tensor, y: Tensor, train_idx: Tensor, *, seeds: Sequence[
     ``fused_adam``: PyTorch's fused Adam kernel, the same update rule in one pass per tensor (results
     equal to rounding). The ``mlp`` recipe uses it: with 2048 x 2048 weights per member the default
     multi-tensor path's full-size temporaries, and ``sqrt`` over second moments that are mostly
-    exactly zero (a slow case of that kernel on this CPU), made a 20-member step 2.2x slower.
+    exactly zero (a slow case of that kernel on this CPU), made a step 2.2x slower (4 members, 40 steps).
     ``bananas`` keeps the default path so that its cells stay comparable with earlier runs."""
     dev = x.device
     gens = member_generators(seeds)
