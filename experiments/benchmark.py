@@ -72,6 +72,8 @@ PREDICTOR_KINDS = {"ss-rl": "npenas-ssrl", "ss-ccl": "npenas-ssccl"}
 IDENTITY_FIELDS = ("kind", "format_version", "space", "benchmark", "dataset", "data_fingerprint",
                    "algorithms", "trials", "budget", "seed", "num_initial", "initial_sampling",
                    "predictors", "overrides")
+#: Identity fields an extension may grow (see :func:`_check_run_folder`).
+EXTENSIBLE_FIELDS = ("algorithms", "predictors")
 
 
 # -- configuration ----------------------------------------------------------------------------------
@@ -332,9 +334,8 @@ def _check_searcher_settings(config: BenchmarkConfig, backend: Any, space: str, 
             raise InputError(f"--algos {algorithm}: {exc} (check --predictor and --set)") from None
 
 
-def _check_run_folder(out: Path, run_config: dict[str, Any]) -> list[str]:
-    """Check that ``out`` is new or holds a run of ``run_config``; return the algorithms (and
-    ``--predictor`` checkpoints) this invocation adds to that run.
+def _check_run_folder(out: Path, run_config: dict[str, Any]) -> None:
+    """Check that ``out`` is new or holds a run of ``run_config`` (or of a part of it, see below).
 
     A run may be extended: ``--algos`` with all of its algorithms plus new ones (and the new ones'
     checkpoints) runs only the new ones, on the same paired trials (a task's seed and initial
@@ -347,7 +348,7 @@ def _check_run_folder(out: Path, run_config: dict[str, Any]) -> list[str]:
     if not cfg_file.is_file():
         if out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith(".")):
             raise InputError(f"--out {out}: a non-empty folder that is not a benchmark run; pass a new folder")
-        return []
+        return
     try:
         old = json.loads(cfg_file.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -360,7 +361,6 @@ def _check_run_folder(out: Path, run_config: dict[str, Any]) -> list[str]:
         raise InputError(f"--out {out} holds a run with a different config ({'; '.join(diffs)}); repeat its "
                          "original command to resume it (--algos may add algorithms to its own), or pass a "
                          "new --out folder")
-    return added
 
 
 def _write_run_config(path: Path, run_config: dict[str, Any], started: str) -> None:
@@ -375,10 +375,6 @@ def _write_run_config(path: Path, run_config: dict[str, Any], started: str) -> N
         _atomic_json(path, {**old, **{k: run_config[k] for k in EXTENSIBLE_FIELDS},
                             "cohort_sizes": {**old.get("cohort_sizes", {}), **run_config["cohort_sizes"]},
                             "extended": [*old.get("extended", []), {"at": started, "added": added}]})
-
-
-#: Identity fields an extension may grow (see :func:`_check_run_folder`).
-EXTENSIBLE_FIELDS = ("algorithms", "predictors")
 
 
 def _extension(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
