@@ -1,9 +1,10 @@
 """Turn ``ssnenas predictor-study`` outputs (study.json) into the README's Markdown tables.
 
-    python -m experiments.predictor_study_markdown RUN_DIR [RUN_DIR ...]
+    python -m experiments.predictor_study_markdown RUN_DIR [RUN_DIR ...] [--fit-times] [--split]
 
 Per study: Kendall τ (mean ± SEM over repeats) for each predictor and training size, then each
-pre-trained predictor's paired τ gain over the baseline with its wins and Wilcoxon p-value.
+pre-trained predictor's paired τ gain over the baseline with its wins and Wilcoxon p-value. ``--split``
+gives the τ table, the gains and the fit times as three narrower tables (the README's baseline layout).
 """
 
 from __future__ import annotations
@@ -14,40 +15,52 @@ import sys
 from pathlib import Path
 
 
-def study_markdown(payload: dict, *, fit_times: bool = False) -> str:
-    """Markdown table of one study payload (the object ``--json`` prints): each predictor at its
-    largest epoch count; with ``fit_times`` a second table of the mean fit seconds per cell."""
+def _pieces(payload: dict) -> tuple[list[str], dict, dict, dict, str]:
+    """Predictors, their largest epoch counts, cells and paired τ rows at those counts; the baseline."""
     predictors = list(dict.fromkeys(r["predictor"] for r in payload["results"]))
     top = {p: max(r.get("epochs", 0) for r in payload["results"] if r["predictor"] == p) for p in predictors}
     by_cell = {(r["predictor"], r["train_size"]): r for r in payload["results"]
                if r.get("epochs", 0) == top[r["predictor"]]}
     paired = {(p["predictor"], p["train_size"]): p for p in payload["paired"]
               if p["metric"] == "kendall_tau" and p.get("epochs", 0) == top[p["predictor"]]}
-    baseline = payload.get("baseline", "gin")
+    return predictors, top, by_cell, paired, payload.get("baseline", "gin")
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _gain(d: dict | None, p_value) -> str:
+    return "-" if d is None else f"{d['mean_diff']:+.3f} ({d['wins']}/{d['n']}, {p_value(d['p_value'])})"
+
+
+def study_markdown(payload: dict, *, fit_times: bool = False, split: bool = False) -> str:
+    """Markdown tables of one study payload (the object ``--json`` prints), each predictor at its largest
+    epoch count: one wide table (τ and Δτ), or with ``split`` a τ table and a Δτ table (p < 1e-4 shown
+    as <0.0001); with ``fit_times`` also the mean fit seconds per cell."""
+    predictors, top, by_cell, paired, baseline = _pieces(payload)
     others = [p for p in predictors if p != baseline]
-    head = ["train size"] + [f"τ {p}" for p in predictors] + [f"Δτ {p} (wins, p)" for p in others]
+    sizes = payload["train_sizes"]
+    taus = {n: [f"{by_cell[(p, n)]['kendall_tau']:.3f} ± {by_cell[(p, n)]['kendall_tau_sem']:.3f}"
+                for p in predictors] for n in sizes}
     epochs = payload["epochs"]
     shown = "/".join(map(str, epochs)) if isinstance(epochs, list) else epochs
     lines = [f"**{payload['benchmark']} / {payload['dataset']}** ({payload['num_archs']} archs, "
-             f"{payload['repeats']} repeats, {shown} epochs; Δτ vs {baseline})", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for size in payload["train_sizes"]:
-        cells = [str(size)]
-        for p in predictors:
-            r = by_cell[(p, size)]
-            cells.append(f"{r['kendall_tau']:.3f} ± {r['kendall_tau_sem']:.3f}")
-        for p in others:
-            d = paired.get((p, size))
-            cells.append("-" if d is None else
-                         f"{d['mean_diff']:+.3f} ({d['wins']}/{d['n']}, {d['p_value']:.1g})")
-        lines.append("| " + " | ".join(cells) + " |")
+             f"{payload['repeats']} repeats, {shown} epochs; Δτ vs {baseline})", ""]
+    if split:
+        def p_value(p: float) -> str:
+            return "<0.0001" if p < 1e-4 else f"{p:.2g}"
+        lines += _table(["train size"] + [f"τ {p}" for p in predictors], [[str(n)] + taus[n] for n in sizes])
+        lines += [""] + _table(["train size"] + [f"Δτ {p} − {baseline} (wins, p)" for p in others],
+                               [[str(n)] + [_gain(paired.get((p, n)), p_value) for p in others] for n in sizes])
+    else:
+        lines += _table(["train size"] + [f"τ {p}" for p in predictors] + [f"Δτ {p} (wins, p)" for p in others],
+                        [[str(n)] + taus[n] + [_gain(paired.get((p, n)), lambda v: f"{v:.1g}") for p in others]
+                         for n in sizes])
     if fit_times:
-        lines += ["", "Fit seconds per cell (mean; training plus, for the baselines, scoring all archs):", "",
-                  "| train size | " + " | ".join(f"{p} ({top[p]} ep)" for p in predictors) + " |",
-                  "|" + "---|" * (len(predictors) + 1)]
-        for size in payload["train_sizes"]:
-            lines.append(f"| {size} | " + " | ".join(f"{by_cell[(p, size)]['fit_seconds']:.2f}"
-                                                    for p in predictors) + " |")
+        lines += ["", "Fit seconds per cell (mean; training plus, for the baselines, scoring all archs):", ""]
+        lines += _table(["train size"] + [f"{p} ({top[p]} ep)" for p in predictors],
+                        [[str(n)] + [f"{by_cell[(p, n)]['fit_seconds']:.2f}" for p in predictors] for n in sizes])
     return "\n".join(lines)
 
 
@@ -55,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="predictor-study --out folders")
     parser.add_argument("--fit-times", action="store_true", help="also a table of mean fit seconds per cell")
+    parser.add_argument("--split", action="store_true", help="τ and Δτ as two tables, p < 1e-4 as <0.0001")
     args = parser.parse_args(argv)
     for run in args.runs:
-        print(study_markdown(json.loads((run / "study.json").read_text()), fit_times=args.fit_times))
+        print(study_markdown(json.loads((run / "study.json").read_text()), fit_times=args.fit_times, split=args.split))
         print()
     return 0
 

@@ -189,3 +189,18 @@ def test_markdown_picks_each_predictors_largest_epochs_and_fit_times():
     assert "50/300 epochs" in text
     assert "| 20 | 0.200 ± 0.010 | 0.150 ± 0.010 | -0.050 (1/5, 0.3) |" in text
     assert "| 20 | 0.30 | 9.00 |" in text and "mlp (200 ep)" in text
+
+
+def test_markdown_split_layout_gives_tau_and_gain_tables_apart():
+    from experiments.predictor_study_markdown import study_markdown
+
+    payload = {"benchmark": "nasbench101", "dataset": "cifar10", "num_archs": 1000, "repeats": 20,
+               "epochs": 300, "train_sizes": [20], "baseline": "gin",
+               "results": [{"predictor": p, "train_size": 20, "epochs": e, "kendall_tau": t, "kendall_tau_sem": 0.02,
+                            "fit_seconds": 1.0} for p, e, t in (("gin", 300, 0.2), ("np-nas", 300, 0.3))],
+               "paired": [{"predictor": "np-nas", "train_size": 20, "epochs": 300, "metric": "kendall_tau",
+                           "mean_diff": 0.1, "wins": 18, "n": 20, "p_value": 3e-5}]}
+    lines = study_markdown(payload, split=True).splitlines()
+    assert "| 20 | 0.200 ± 0.020 | 0.300 ± 0.020 |" in lines
+    assert "| train size | Δτ np-nas − gin (wins, p) |" in lines
+    assert "| 20 | +0.100 (18/20, <0.0001) |" in lines
