@@ -15,17 +15,6 @@ import sys
 from pathlib import Path
 
 
-def _pieces(payload: dict) -> tuple[list[str], dict, dict, dict, str]:
-    """Predictors, their largest epoch counts, cells and paired τ rows at those counts; the baseline."""
-    predictors = list(dict.fromkeys(r["predictor"] for r in payload["results"]))
-    top = {p: max(r.get("epochs", 0) for r in payload["results"] if r["predictor"] == p) for p in predictors}
-    by_cell = {(r["predictor"], r["train_size"]): r for r in payload["results"]
-               if r.get("epochs", 0) == top[r["predictor"]]}
-    paired = {(p["predictor"], p["train_size"]): p for p in payload["paired"]
-              if p["metric"] == "kendall_tau" and p.get("epochs", 0) == top[p["predictor"]]}
-    return predictors, top, by_cell, paired, payload.get("baseline", "gin")
-
-
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
 
@@ -38,7 +27,13 @@ def study_markdown(payload: dict, *, fit_times: bool = False, split: bool = Fals
     """Markdown tables of one study payload (the object ``--json`` prints), each predictor at its largest
     epoch count: one wide table (τ and Δτ), or with ``split`` a τ table and a Δτ table (p < 1e-4 shown
     as <0.0001); with ``fit_times`` also the mean fit seconds per cell."""
-    predictors, top, by_cell, paired, baseline = _pieces(payload)
+    predictors = list(dict.fromkeys(r["predictor"] for r in payload["results"]))
+    top = {p: max(r.get("epochs", 0) for r in payload["results"] if r["predictor"] == p) for p in predictors}
+    by_cell = {(r["predictor"], r["train_size"]): r for r in payload["results"]
+               if r.get("epochs", 0) == top[r["predictor"]]}
+    paired = {(p["predictor"], p["train_size"]): p for p in payload["paired"]
+              if p["metric"] == "kendall_tau" and p.get("epochs", 0) == top[p["predictor"]]}
+    baseline = payload.get("baseline", "gin")
     others = [p for p in predictors if p != baseline]
     sizes = payload["train_sizes"]
     taus = {n: [f"{by_cell[(p, n)]['kendall_tau']:.3f} ± {by_cell[(p, n)]['kendall_tau_sem']:.3f}"
@@ -47,16 +42,15 @@ def study_markdown(payload: dict, *, fit_times: bool = False, split: bool = Fals
     shown = "/".join(map(str, epochs)) if isinstance(epochs, list) else epochs
     lines = [f"**{payload['benchmark']} / {payload['dataset']}** ({payload['num_archs']} archs, "
              f"{payload['repeats']} repeats, {shown} epochs; Δτ vs {baseline})", ""]
+    p_value = (lambda v: "<0.0001" if v < 1e-4 else f"{v:.2g}") if split else (lambda v: f"{v:.1g}")
+    gains = {n: [_gain(paired.get((p, n)), p_value) for p in others] for n in sizes}
     if split:
-        def p_value(p: float) -> str:
-            return "<0.0001" if p < 1e-4 else f"{p:.2g}"
         lines += _table(["train size"] + [f"τ {p}" for p in predictors], [[str(n)] + taus[n] for n in sizes])
         lines += [""] + _table(["train size"] + [f"Δτ {p} − {baseline} (wins, p)" for p in others],
-                               [[str(n)] + [_gain(paired.get((p, n)), p_value) for p in others] for n in sizes])
+                               [[str(n)] + gains[n] for n in sizes])
     else:
         lines += _table(["train size"] + [f"τ {p}" for p in predictors] + [f"Δτ {p} (wins, p)" for p in others],
-                        [[str(n)] + taus[n] + [_gain(paired.get((p, n)), lambda v: f"{v:.1g}") for p in others]
-                         for n in sizes])
+                        [[str(n)] + taus[n] + gains[n] for n in sizes])
     if fit_times:
         lines += ["", "Fit seconds per cell (mean; training plus, for the baselines, scoring all archs):", ""]
         lines += _table(["train size"] + [f"{p} ({top[p]} ep)" for p in predictors],
@@ -71,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", action="store_true", help="τ and Δτ as two tables, p < 1e-4 as <0.0001")
     args = parser.parse_args(argv)
     for run in args.runs:
-        print(study_markdown(json.loads((run / "study.json").read_text()), fit_times=args.fit_times, split=args.split))
+        payload = json.loads((run / "study.json").read_text())
+        print(study_markdown(payload, fit_times=args.fit_times, split=args.split))
         print()
     return 0
 
