@@ -23,14 +23,13 @@ ss-ccl      5e-3     5e-3     5e-3
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from ssnenas.errors import InputError, StoreError
+from ssnenas.fingerprint import file_sha256
 
 GIN_KINDS = ("gin", "ss-rl", "ss-ccl")
 KINDS = (*GIN_KINDS, "np-nas", "seminas", "mlp", "bananas")
@@ -127,14 +126,6 @@ def parse_lr_overrides(items: Iterable[str] | None) -> dict[str, float]:
         except ValueError:
             raise InputError(f"--lr {item!r}: write NAME=VALUE, e.g. --lr gin=1e-3 ss-ccl=5e-3") from None
     return out
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_predictor(spec: PredictorSpec, *, space: str, num_features: int) -> LoadedPredictor:
