@@ -55,10 +55,10 @@ from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ssnenas.analysis.runs import CONFIG_FILE, SUMMARY_FILE, finished_tasks, result_path
-from ssnenas.atomic import atomic_path
+from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, IDENTITY_FIELDS, SUMMARY_FILE, finished_tasks,
+                                   write_result)
+from ssnenas.atomic import atomic_json, atomic_path
 from ssnenas.cli import add_command, run_command
 from ssnenas.errors import InputError, SsnenasError, StoreError
 from ssnenas.ray_connect import connect_ray
@@ -68,12 +68,6 @@ FORMAT_VERSION = 1
 INITIAL_SAMPLING = ("space", "store")
 #: --predictor names and the algorithms (name prefixes) that take that checkpoint.
 PREDICTOR_KINDS = {"ss-rl": "npenas-ssrl", "ss-ccl": "npenas-ssccl"}
-#: Config fields that must match for a RUN folder to be resumed (the rest is how, not what).
-IDENTITY_FIELDS = ("kind", "format_version", "space", "benchmark", "dataset", "data_fingerprint",
-                   "algorithms", "trials", "budget", "seed", "num_initial", "initial_sampling",
-                   "predictors", "overrides")
-#: Identity fields an extension may grow (see :func:`_check_run_folder`).
-EXTENSIBLE_FIELDS = ("algorithms", "predictors")
 
 
 # -- configuration ----------------------------------------------------------------------------------
@@ -367,12 +361,12 @@ def _write_run_config(path: Path, run_config: dict[str, Any], started: str) -> N
     """Write a new run's config.json, or record an extension (:func:`_check_run_folder`) in the
     existing one: the grown algorithms and checkpoints and an ``extended`` entry; else leave it."""
     if not path.is_file():
-        _atomic_json(path, {**run_config, "created": started})
+        atomic_json(path, {**run_config, "created": started})
         return
     old = json.loads(path.read_text())
     added = _extension(old, run_config)
     if added:
-        _atomic_json(path, {**old, **{k: run_config[k] for k in EXTENSIBLE_FIELDS},
+        atomic_json(path, {**old, **{k: run_config[k] for k in EXTENSIBLE_FIELDS},
                             "cohort_sizes": {**old.get("cohort_sizes", {}), **run_config["cohort_sizes"]},
                             "extended": [*old.get("extended", []), {"at": started, "added": added}]})
 
@@ -539,14 +533,6 @@ def run_cohort_task(specs: list[dict[str, Any]], ship: StoreShipment, backend: A
     return out
 
 
-def _write_result(run: Path, trial: int, algorithm: str, table: pa.Table, meta: dict[str, Any]) -> Path:
-    path = result_path(run, trial, algorithm)
-    table = table.replace_schema_metadata({b"ssnenas": json.dumps(meta, sort_keys=True).encode()})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    return path
-
-
 # -- the driver -------------------------------------------------------------------------------------
 def _worker_slots(gpus_per_task: float) -> int:
     import ray
@@ -566,11 +552,6 @@ def _cluster_info() -> dict[str, Any]:
                 "resources": {k: v for k, v in sorted(ray.cluster_resources().items()) if k in ("CPU", "GPU")}}
     except Exception as exc:  # the cluster went away: the summary is still worth writing
         return {"error": f"{type(exc).__name__}: {exc}"}
-
-
-def _atomic_json(path: Path, obj: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
@@ -643,7 +624,7 @@ def run_benchmark(config: BenchmarkConfig, *, backend: Any = None,
                             "total_wall_time_s": round(time.perf_counter() - t_start, 3),
                             "ssnenas_version": run_config["ssnenas_version"],
                             "cluster": {"error": f"Ray stopped: {lost}"} if lost else _cluster_info()})
-            _atomic_json(out / SUMMARY_FILE, summary)
+            atomic_json(out / SUMMARY_FILE, summary)
         if summary.get("ray_lost"):
             print(ray_lost_message(summary, out), file=sys.stderr, flush=True)
         if owned:
@@ -827,7 +808,7 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                         bar.set_postfix(failed=len(failures))
                         monitor.finished(spec["algorithm"], None)
                         continue
-                    path = _write_result(out, spec["trial"], spec["algorithm"], table, meta)
+                    path = write_result(out, spec["trial"], spec["algorithm"], table, meta)
                     monitor.finished(spec["algorithm"], table)
                     n_run += 1
                     search_sum += float(table["search_time_s"][0].as_py()) if len(table) else 0.0

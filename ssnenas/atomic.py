@@ -6,11 +6,12 @@ Nothing half-written is ever visible under the final name, and a failure removes
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 @contextlib.contextmanager
@@ -56,3 +57,9 @@ def output_dir(out: str | os.PathLike) -> Iterator[Path]:
         if not existed:
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def atomic_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically (run configs and summaries)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")

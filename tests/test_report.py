@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ssnenas.analysis import best_so_far, build_report, checkpoints, format_table, read_results
-from ssnenas.analysis.runs import result_path
+from ssnenas.analysis.runs import result_path, write_result
 from ssnenas.cli import main
 
 # -- a hand-written run: algorithm "a" has 3 trials, "b" one trial of 21 queries (REA: budget + 1) --
@@ -150,7 +150,7 @@ def test_report_of_a_real_run_matches_numpy_on_the_parquet(nb201_csv, tmp_path):
         for algo in ("r1", "r2"):
             spec = {"trial": trial, "algorithm": algo, "seed": bm.task_seed(5, trial, algo), "budget": 30,
                     "initial_archs": initial, "device": "cpu", "predictor_checkpoint": None, "overrides": {}}
-            bm._write_result(run, trial, algo, bm.run_task(spec, ship, RandomBackend()), {})
+            write_result(run, trial, algo, bm.run_task(spec, ship, RandomBackend()), {})
     r = build_report(run)
     t = read_results(run).to_pydict()
     for algo in ("r1", "r2"):

@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ssnenas.atomic import atomic_path
 from ssnenas.errors import InputError
 
 CONFIG_FILE = "config.json"
@@ -39,6 +40,13 @@ _RESULT_RE = re.compile(r"^algo=(?P<algo>[A-Za-z0-9_.+%~-]+)\.parquet$")
 #: partition-path escaping: ``npenas-ssrl-fixed:20`` -> ``algo=npenas-ssrl-fixed%3A20.parquet``)
 _NAME_SAFE = "-_.+"
 _TRIAL_RE = re.compile(r"^trial=(?P<trial>\d+)$")
+#: Config fields that say what a run is: they must match for a RUN folder to be resumed, extended or
+#: unpacked into (the rest of config.json says how and when it ran).
+IDENTITY_FIELDS = ("kind", "format_version", "space", "benchmark", "dataset", "data_fingerprint",
+                   "algorithms", "trials", "budget", "seed", "num_initial", "initial_sampling",
+                   "predictors", "overrides")
+#: Identity fields a run may grow: ``--algos`` naming more algorithms (and their ``--predictor``) extends it.
+EXTENSIBLE_FIELDS = ("algorithms", "predictors")
 
 #: Per-query columns of a result file (``timing_<name>`` columns follow).
 RESULT_COLUMNS = {
@@ -62,6 +70,17 @@ def result_path(run: str | os.PathLike, trial: int, algorithm: str) -> Path:
     """``RUN/results/trial=TTTTT/algo=NAME.parquet``, NAME %-escaped beyond letters, digits and ``-_.+``
     (``:`` -> ``%3A``; the names of earlier runs need no escape and map to the same paths)."""
     return Path(run) / RESULTS_DIR / f"trial={trial:05d}" / f"algo={quote(algorithm, safe=_NAME_SAFE)}.parquet"
+
+
+def write_result(run: str | os.PathLike, trial: int, algorithm: str, table: pa.Table,
+                 meta: dict[str, Any]) -> Path:
+    """Write one finished task's table atomically to :func:`result_path`, ``meta`` (JSON) in its schema
+    metadata under ``ssnenas``; the one writer of result files, so equal tables give equal bytes."""
+    path = result_path(run, trial, algorithm)
+    table = table.replace_schema_metadata({b"ssnenas": json.dumps(meta, sort_keys=True).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return path
 
 
 def finished_tasks(run: str | os.PathLike) -> dict[tuple[int, str], Path]:
