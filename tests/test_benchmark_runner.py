@@ -249,6 +249,22 @@ def test_a_run_is_extended_by_more_algorithms_on_the_same_paired_trials(finished
         bm.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), backend=ToyBackend(log))
 
 
+def test_a_packed_run_unpacked_elsewhere_resumes_without_repeating_work(finished_run, nb201_store, tmp_path):
+    from ssnenas.analysis.runpack import pack_run, unpack_run
+
+    run, _, _ = finished_run
+    pack_run(run, tmp_path / "random.parquet", ["toy-random"])  # as if only toy-random had finished
+    moved = tmp_path / "elsewhere"
+    assert unpack_run(tmp_path / "random.parquet", moved)["written"] == 3
+    log = tmp_path / "executions.txt"
+    summary = bm.run_benchmark(_config(nb201_store, moved), backend=ToyBackend(log))
+    assert summary["complete"] and summary["tasks_done_before"] == 3 and summary["tasks_run"] == 3
+    assert sorted(x.split()[0] for x in _executions(log)) == ["toy-local"] * 3
+    assert read_results(moved).select(DETERMINISTIC).equals(read_results(run).select(DETERMINISTIC))
+    unpacked = {k: p.read_bytes() for k, p in finished_tasks(moved).items() if k[1] == "toy-random"}
+    assert unpacked == {k: p.read_bytes() for k, p in finished_tasks(run).items() if k[1] == "toy-random"}
+
+
 def test_store_reaches_a_node_without_the_file_through_the_object_store(ray_session, nb201_store, tmp_path):
     from ssnenas.fingerprint import file_sha256
 

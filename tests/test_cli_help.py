@@ -42,7 +42,7 @@ def test_every_command_is_walked():
     names = {" ".join(p) for p, _ in COMMANDS}
     assert {"", "data", "data prepare", "data prepare nasbench101", "data info", "data lookup", "pretrain",
             "pretrain ss-rl", "pretrain ss-ccl", "predictor-study", "report", "benchmark", "retrain",
-            "evaluate"} <= names
+            "evaluate", "pack", "unpack"} <= names
 
 
 @pytest.mark.parametrize("path, parser", COMMANDS, ids=[" ".join(p) or "ssnenas" for p, _ in COMMANDS])

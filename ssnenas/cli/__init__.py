@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 # Modules under ssnenas.cli that contribute commands; a missing one is skipped so the CLI works
 # while features are added.
-COMMAND_MODULES = ("data", "pretrain", "predictor_study", "report", "encodings")
+COMMAND_MODULES = ("data", "pretrain", "predictor_study", "report", "runs", "encodings")
 ENTRY_POINT_GROUP = "ssnenas.commands"
 
 
