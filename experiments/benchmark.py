@@ -56,8 +56,8 @@ from typing import Any, Callable
 import numpy as np
 import pyarrow as pa
 
-from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, IDENTITY_FIELDS, SUMMARY_FILE, finished_tasks,
-                                   write_result)
+from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, IDENTITY_FIELDS, SUMMARY_FILE, covers,
+                                   finished_tasks, identity_diffs, write_result)
 from ssnenas.atomic import atomic_json, atomic_path
 from ssnenas.cli import add_command, run_command
 from ssnenas.errors import InputError, SsnenasError, StoreError
@@ -203,6 +203,7 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
     """Check every input before anything is written; return ``(backend, store, run_config)``."""
     from ssnenas import __version__
     from ssnenas.fingerprint import file_sha256
+    from ssnenas.pretrain.checkpoint import weights_sha256
     from ssnenas.spaces import get_space
 
     space = get_space(config.space)
@@ -237,7 +238,8 @@ def validate(config: BenchmarkConfig, backend: Any = None) -> tuple[Any, Any, di
         if not Path(path).is_file():
             raise InputError(f"--predictor {kind}={path}: no such checkpoint file; pre-train one with "
                              "`ssnenas pretrain`")
-        predictors[kind] = {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
+        predictors[kind] = {"path": str(Path(path).resolve()), "sha256": file_sha256(path),
+                            "weights_sha256": weights_sha256(path)}
     store = _open_store(config, space.name)
     _check_searcher_settings(config, backend, space.name, store)
     run_config = {
@@ -349,8 +351,7 @@ def _check_run_folder(out: Path, run_config: dict[str, Any]) -> None:
         raise InputError(f"{cfg_file}: unreadable ({exc}); pass a new --out folder") from exc
     added = _extension(old, run_config)
     diffs = [f"{k}: {run_config.get(k)!r} now vs {old.get(k)!r} there"
-             for k in IDENTITY_FIELDS
-             if old.get(k) != run_config.get(k) and not (added and k in EXTENSIBLE_FIELDS)]
+             for k in identity_diffs(old, run_config) if not (added and k in EXTENSIBLE_FIELDS)]
     if diffs:
         raise InputError(f"--out {out} holds a run with a different config ({'; '.join(diffs)}); repeat its "
                          "original command to resume it (--algos may add algorithms to its own), or pass a "
@@ -376,7 +377,7 @@ def _extension(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     algorithm and checkpoint of ``old`` unchanged and adds at least one algorithm), else []."""
     old_algos, new_algos = old.get("algorithms") or [], new.get("algorithms") or []
     old_preds, new_preds = old.get("predictors") or {}, new.get("predictors") or {}
-    if not set(old_algos) < set(new_algos) or any(new_preds.get(k) != v for k, v in old_preds.items()):
+    if set(old_algos) == set(new_algos) or not covers(new, old):
         return []
     return ([a for a in new_algos if a not in old_algos]
             + [f"--predictor {k}" for k in new_preds if k not in old_preds])

@@ -395,3 +395,30 @@ def test_searcher_settings_are_checked_before_any_task(extra, message, nb201_sto
     rc, err = _cli(argv, capsys)
     assert rc == 2 and err.startswith("error: ") and "\n" not in err and message in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(nb201_store, nb201_checkpoints,
+                                                                               tmp_path):
+    """A re-made checkpoint (same weights; its history records other wall seconds) or the same one
+    moved (a pack unpacked elsewhere) resumes the run; other weights are another study."""
+    import torch
+
+    from ssnenas.pretrain.checkpoint import weights_sha256
+
+    ckpt = torch.load(nb201_checkpoints["ss-rl"], weights_only=True)
+    remade = tmp_path / "elsewhere" / "remade.pt"
+    remade.parent.mkdir()
+    torch.save({**ckpt, "history": [{**h, "seconds": 123.0} for h in ckpt["history"]]}, remade)
+    other = tmp_path / "other.pt"
+    name = sorted(ckpt["model"])[0]
+    torch.save({**ckpt, "model": {**ckpt["model"], name: ckpt["model"][name] + 1}}, other)
+    assert remade.read_bytes() != nb201_checkpoints["ss-rl"].read_bytes()
+    assert weights_sha256(remade) == weights_sha256(nb201_checkpoints["ss-rl"]) != weights_sha256(other)
+
+    run = tmp_path / "run"
+    _, _, first = bm.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
+                              ToyBackend())
+    bm._write_run_config(run / "config.json", first, "t0")
+    bm.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend())  # same study
+    with pytest.raises(InputError, match="different config \\(predictors: "):
+        bm.validate(_config(nb201_store, run, predictors={"ss-rl": other}), ToyBackend())

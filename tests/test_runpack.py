@@ -21,13 +21,15 @@ from ssnenas.errors import InputError
 CONFIG = {"kind": "benchmark", "format_version": 1, "space": "nasbench201", "benchmark": "nasbench201",
           "dataset": "cifar100", "data_fingerprint": "f" * 64, "algorithms": ["rea", "npenas-ssrl-fixed:20"],
           "trials": 3, "budget": 4, "seed": 3, "num_initial": 10, "initial_sampling": "store",
-          "predictors": {"ss-rl": "/ckpt/a.pt"}, "overrides": {}, "created": "2026-12-02T08:00:00+00:00"}
+          "predictors": {"ss-rl": {"path": "/ckpt/a.pt", "sha256": "a" * 64, "weights_sha256": "w" * 64}},
+          "overrides": {}, "created": "2026-12-02T08:00:00+00:00"}
 
 
 def _table(trial: int, algorithm: str, timings: bool) -> pa.Table:
     n = 4
     cols = {"trial": pa.array([trial] * n, pa.int32()), "algorithm": [algorithm] * n,
             "query": pa.array(range(1, n + 1), pa.int32()), "arch": [f"a{trial}{i}" for i in range(n)],
+            "key": [f"a{trial}0", f"k{trial}1", None, f"a{trial}3"],  # = arch, another string, null, = arch
             "val_acc": [70.0 + trial + i / 3 for i in range(n)],
             "test_acc": pa.array([None] * n, pa.float64())}  # cifar100: no test column
     if timings:
@@ -94,10 +96,14 @@ def test_packs_from_before_and_after_an_extension_merge_into_the_larger_config(r
         assert [unpack_run(tmp_path / f"{name}.parquet", target)["written"] for name in order] == [3, 3]
         assert json.loads((target / "config.json").read_text()) == CONFIG
         assert sorted(finished_tasks(target)) == sorted(finished_tasks(run))
-    # a checkpoint that differs is another study, in either direction
-    atomic_json(tmp_path / "c" / "config.json", {**CONFIG, "predictors": {"ss-rl": "/ckpt/b.pt"}})
+    # the same weights elsewhere are the same study; other weights are another one
+    moved = {"ss-rl": {"path": "/elsewhere/b.pt", "sha256": "b" * 64, "weights_sha256": "w" * 64}}
+    atomic_json(tmp_path / "c" / "config.json", {**CONFIG, "predictors": moved})
+    assert unpack_run(tmp_path / "new.parquet", tmp_path / "c")["written"] == 3
+    retrained = {"ss-rl": {**moved["ss-rl"], "weights_sha256": "v" * 64}}
+    atomic_json(tmp_path / "d" / "config.json", {**CONFIG, "predictors": retrained})
     with pytest.raises(InputError, match="predictors: .*a.pt.* in the pack vs .*b.pt.* there"):
-        unpack_run(tmp_path / "new.parquet", tmp_path / "c")
+        unpack_run(tmp_path / "new.parquet", tmp_path / "d")
 
 
 def test_unpack_into_another_study_is_an_error_that_writes_nothing(run, tmp_path):

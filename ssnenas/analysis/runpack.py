@@ -8,9 +8,10 @@ Why: a long study outlives the node or session it started on (600 BANANAS trials
 about 3.7 hours of this project's 2-core machine), and a run folder holds one small Parquet file per
 finished (trial, algorithm), 2,400 files of about 12 KB for 600 trials of four algorithms. The pack
 is a single Parquet file: the result rows of the packed tasks, concatenated in (trial, algorithm)
-order and compressed with zstd at level 19 (about 10 bytes a query on NB201, i.e. about 600 KB per
-algorithm at 600 trials and budget 100), and, in its schema metadata, ``config.json``, the run's last
-``summary.json``, each task's row count, column schema and result metadata. ``unpack`` re-creates every
+order and compressed with zstd at level 19 (``key`` left out where it equals ``arch``: about 8 bytes
+a query on NB201, 0.5 MB per algorithm at 600 trials and budget 100), and, in its schema metadata,
+``config.json``, the run's last ``summary.json``, each task's row count, column schema and result
+metadata. ``unpack`` re-creates every
 packed result file with the writer that made it (:func:`~ssnenas.analysis.runs.write_result`), so
 the files are equal to the originals byte for byte under the same pyarrow, and re-running the run's
 ``ssnenas benchmark`` command then runs only the tasks the pack did not hold (a task's seed and
@@ -29,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, IDENTITY_FIELDS, SUMMARY_FILE, finished_tasks,
-                                   read_config, read_summary, result_path, write_result)
+from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, SUMMARY_FILE, covers, finished_tasks,
+                                   identity_diffs, read_config, read_summary, result_path, write_result)
 from ssnenas.atomic import atomic_json, atomic_path
 from ssnenas.errors import InputError
 
@@ -47,6 +49,28 @@ def _schema_text(schema: pa.Schema) -> str:
 
 def _schema_from_text(text: str) -> pa.Schema:
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+KEY_IS_ARCH = "_pack_key_is_arch"
+
+
+def _drop_repeated_keys(rows: pa.Table) -> pa.Table:
+    """Null ``key`` where it equals ``arch`` (always on NB201, where the string is the key; a third of
+    the pack's bytes otherwise), marking those rows in a boolean column that costs almost nothing."""
+    if "key" not in rows.column_names or "arch" not in rows.column_names:
+        return rows
+    key = rows["key"]
+    same = pc.fill_null(pc.equal(key, rows["arch"]), False)
+    rows = rows.set_column(rows.column_names.index("key"), "key", pc.if_else(same, pa.scalar(None, key.type), key))
+    return rows.append_column(KEY_IS_ARCH, same)
+
+
+def _restore_keys(rows: pa.Table) -> pa.Table:
+    """Undo :func:`_drop_repeated_keys`."""
+    if KEY_IS_ARCH not in rows.column_names:
+        return rows
+    key = pc.if_else(rows[KEY_IS_ARCH], rows["arch"], rows["key"])
+    return rows.set_column(rows.column_names.index("key"), "key", key).drop_columns([KEY_IS_ARCH])
 
 
 def pack_run(run: str | os.PathLike, file: str | os.PathLike, algorithms: list[str] | None = None) -> dict[str, Any]:
@@ -77,7 +101,7 @@ def pack_run(run: str | os.PathLike, file: str | os.PathLike, algorithms: list[s
             metas.append(meta)
         index.append([trial, algorithm, len(table), schemas.index(schema), metas.index(meta)])
         tables.append(table.replace_schema_metadata(None))
-    rows = pa.concat_tables(tables, promote_options="default")
+    rows = _drop_repeated_keys(pa.concat_tables(tables, promote_options="default"))
     header = {"format": PACK_FORMAT, "config": config, "summary": read_summary(run), "schemas": schemas,
               "metas": metas, "tasks": index}
     rows = rows.replace_schema_metadata({PACK_KEY: json.dumps(header, sort_keys=True).encode()})
@@ -113,13 +137,6 @@ def read_pack(file: str | os.PathLike) -> tuple[dict[str, Any], pa.Table]:
     return header, rows
 
 
-def _covers(big: dict[str, Any], small: dict[str, Any]) -> bool:
-    """``big`` runs every algorithm of ``small``, with the same checkpoints (equal, or an extension)."""
-    big_preds = big.get("predictors") or {}
-    return (set(small.get("algorithms") or []) <= set(big.get("algorithms") or [])
-            and all(big_preds.get(k) == v for k, v in (small.get("predictors") or {}).items()))
-
-
 def _target_config(run: Path, packed: dict[str, Any], file: Path) -> dict[str, Any] | None:
     """The config ``run`` must have after unpacking, or None to keep its own: the pack's for a new
     folder; for a run of the same study (equal identity up to algorithms grown by an extension, in
@@ -131,13 +148,13 @@ def _target_config(run: Path, packed: dict[str, Any], file: Path) -> dict[str, A
             raise InputError(f"{run}: a non-empty folder that is not a benchmark run; pass a new folder")
         return packed
     old = read_config(run)
-    same_study = all(old.get(k) == packed.get(k) for k in IDENTITY_FIELDS if k not in EXTENSIBLE_FIELDS)
-    if same_study and _covers(old, packed):
+    differ = identity_diffs(old, packed)
+    same_study = not set(differ) - set(EXTENSIBLE_FIELDS)
+    if same_study and covers(old, packed):
         return None
-    if same_study and _covers(packed, old):
+    if same_study and covers(packed, old):
         return packed
-    diffs = [f"{k}: {packed.get(k)!r} in the pack vs {old.get(k)!r} there"
-             for k in IDENTITY_FIELDS if old.get(k) != packed.get(k)]
+    diffs = [f"{k}: {packed.get(k)!r} in the pack vs {old.get(k)!r} there" for k in differ]
     raise InputError(f"{run} holds another run than {file} ({'; '.join(diffs)}); unpack into a new folder")
 
 
@@ -152,7 +169,7 @@ def unpack_run(file: str | os.PathLike, run: str | os.PathLike) -> dict[str, Any
         atomic_json(run / CONFIG_FILE, config)
         if new and header.get("summary") is not None:
             atomic_json(run / SUMMARY_FILE, header["summary"])
-    rows = rows.replace_schema_metadata(None)
+    rows = _restore_keys(rows.replace_schema_metadata(None))
     schemas = [_schema_from_text(s) for s in header["schemas"]]
     written = kept = 0
     per_algo: dict[str, int] = {}

@@ -72,6 +72,37 @@ def result_path(run: str | os.PathLike, trial: int, algorithm: str) -> Path:
     return Path(run) / RESULTS_DIR / f"trial={trial:05d}" / f"algo={quote(algorithm, safe=_NAME_SAFE)}.parquet"
 
 
+def same_checkpoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two ``predictors`` entries of run configs name the same pre-trained weights: equal
+    ``weights_sha256`` (the file may have been re-made or moved), or, for a config written before
+    weights were hashed, equal file ``sha256``."""
+    if a.get("weights_sha256") and b.get("weights_sha256"):
+        return a["weights_sha256"] == b["weights_sha256"]
+    return a.get("sha256") == b.get("sha256")
+
+
+def identity_diffs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The :data:`IDENTITY_FIELDS` in which two run configs differ (checkpoints by their weights)."""
+    diffs = []
+    for k in IDENTITY_FIELDS:
+        if k == "predictors":
+            po, pn = old.get(k) or {}, new.get(k) or {}
+            if set(po) != set(pn) or any(not same_checkpoint(po[x], pn[x]) for x in po):
+                diffs.append(k)
+        elif old.get(k) != new.get(k):
+            diffs.append(k)
+    return diffs
+
+
+def covers(big: dict[str, Any], small: dict[str, Any]) -> bool:
+    """Run config ``big`` has every algorithm of ``small``, with the same checkpoints: it is ``small``
+    or an extension of it (when the other identity fields agree)."""
+    big_preds = big.get("predictors") or {}
+    return (set(small.get("algorithms") or []) <= set(big.get("algorithms") or [])
+            and all(k in big_preds and same_checkpoint(big_preds[k], v)
+                    for k, v in (small.get("predictors") or {}).items()))
+
+
 def write_result(run: str | os.PathLike, trial: int, algorithm: str, table: pa.Table,
                  meta: dict[str, Any]) -> Path:
     """Write one finished task's table atomically to :func:`result_path`, ``meta`` (JSON) in its schema

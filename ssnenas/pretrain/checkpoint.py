@@ -17,6 +17,7 @@ knobs and data, and continues at ``epoch``. All randomness of epoch e is derived
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,18 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise StoreError(f"checkpoint {path}: version {ckpt.get('version')} / method {ckpt.get('method')!r} "
                          f"not understood (this ssnenas reads version {VERSION}, methods {METHODS})")
     return ckpt
+
+
+def weights_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a checkpoint's model weights (each tensor's name, dtype, shape and bytes, in name
+    order): what a fine-tuning starts from. Unlike the file's hash it leaves out the history (which
+    records wall seconds) and the optimiser, so re-running the same pre-training gives the same value."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(read_checkpoint(path)["model"].items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def describe(ckpt: dict[str, Any]) -> str:
