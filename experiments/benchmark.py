@@ -370,6 +370,16 @@ def _write_run_config(path: Path, run_config: dict[str, Any], started: str) -> N
         atomic_json(path, {**old, **{k: run_config[k] for k in EXTENSIBLE_FIELDS},
                             "cohort_sizes": {**old.get("cohort_sizes", {}), **run_config["cohort_sizes"]},
                             "extended": [*old.get("extended", []), {"at": started, "added": added}]})
+        return
+    # a config written before checkpoints were known by their weights gains their hashes (the files
+    # are the same: same_checkpoint compared their sha256), so the run can later move or resume with
+    # a re-made checkpoint
+    preds = old.get("predictors") or {}
+    hashes = {k: v["weights_sha256"] for k, v in run_config["predictors"].items()
+              if k in preds and "weights_sha256" not in preds[k]}
+    if hashes:
+        atomic_json(path, {**old, "predictors": {k: {**v, "weights_sha256": hashes[k]} if k in hashes else v
+                                                 for k, v in preds.items()}})
 
 
 def _extension(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -422,3 +422,16 @@ def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(nb
     bm.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend())  # same study
     with pytest.raises(InputError, match="different config \\(predictors: "):
         bm.validate(_config(nb201_store, run, predictors={"ss-rl": other}), ToyBackend())
+
+    # a run config from before weights were hashed gains the hash on its next start, and then resumes
+    # with the re-made checkpoint too
+    legacy = {**first, "predictors": {"ss-rl": {k: v for k, v in first["predictors"]["ss-rl"].items()
+                                                if k != "weights_sha256"}}}
+    (run / "config.json").write_text(json.dumps(legacy))
+    with pytest.raises(InputError, match="different config \\(predictors: "):
+        bm.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend())  # other file sha256
+    _, _, again = bm.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
+                              ToyBackend())
+    bm._write_run_config(run / "config.json", again, "t1")
+    assert json.loads((run / "config.json").read_text())["predictors"] == first["predictors"]
+    bm.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend())
