@@ -8,11 +8,10 @@ Why: a long study outlives the node or session it started on (600 BANANAS trials
 about 3.7 hours of this project's 2-core machine), and a run folder holds one small Parquet file per
 finished (trial, algorithm), 2,400 files of about 12 KB for 600 trials of four algorithms. The pack
 is a single Parquet file: the result rows of the packed tasks, concatenated in (trial, algorithm)
-order and compressed with zstd at level 19 (``key`` left out where it equals ``arch``: about 8 bytes
-a query on NB201, 0.5 MB per algorithm at 600 trials and budget 100), and, in its schema metadata,
-``config.json``, the run's last ``summary.json``, each task's row count, column schema and result
-metadata. ``unpack`` re-creates every
-packed result file with the writer that made it (:func:`~ssnenas.analysis.runs.write_result`), so
+order and compressed with zstd at level 19 (``key`` left out where it equals ``arch``: 6-8 bytes a
+query on NB201, 1.44 MB for 600 trials of four algorithms at budget 100), and, in its schema
+metadata, ``config.json``, the run's last ``summary.json``, each task's row count, column schema and
+result metadata. ``unpack`` re-creates every packed result file with the writer that made it (:func:`~ssnenas.analysis.runs.write_result`), so
 the files are equal to the originals byte for byte under the same pyarrow, and re-running the run's
 ``ssnenas benchmark`` command then runs only the tasks the pack did not hold (a task's seed and
 initial architectures depend on its trial and algorithm only). Unpacking never overwrites: a result
@@ -41,6 +40,7 @@ from ssnenas.errors import InputError
 PACK_KEY = b"ssnenas_run_pack"
 PACK_FORMAT = 1
 ZSTD_LEVEL = 19
+KEY_IS_ARCH = "_pack_key_is_arch"
 
 
 def _schema_text(schema: pa.Schema) -> str:
@@ -49,9 +49,6 @@ def _schema_text(schema: pa.Schema) -> str:
 
 def _schema_from_text(text: str) -> pa.Schema:
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
-
-
-KEY_IS_ARCH = "_pack_key_is_arch"
 
 
 def _drop_repeated_keys(rows: pa.Table) -> pa.Table:
