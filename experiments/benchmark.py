@@ -57,7 +57,7 @@ import numpy as np
 import pyarrow as pa
 
 from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, IDENTITY_FIELDS, SUMMARY_FILE, covers,
-                                   finished_tasks, identity_diffs, write_result)
+                                   finished_tasks, holds_run, identity_diffs, write_result)
 from ssnenas.atomic import atomic_json, atomic_path
 from ssnenas.cli import add_command, run_command
 from ssnenas.errors import InputError, SsnenasError, StoreError
@@ -338,13 +338,9 @@ def _check_run_folder(out: Path, run_config: dict[str, Any]) -> None:
     architectures depend neither on the other algorithms nor on the run they are in).
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory; pass a run folder")
-    cfg_file = out / CONFIG_FILE
-    if not cfg_file.is_file():
-        if out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith(".")):
-            raise InputError(f"--out {out}: a non-empty folder that is not a benchmark run; pass a new folder")
+    if not holds_run(out, "--out "):
         return
+    cfg_file = out / CONFIG_FILE
     try:
         old = json.loads(cfg_file.read_text())
     except (OSError, json.JSONDecodeError) as exc:

@@ -119,6 +119,31 @@ def test_unpack_into_another_study_is_an_error_that_writes_nothing(run, tmp_path
         unpack_run(tmp_path / "p.parquet", tmp_path / "notes")
 
 
+def test_benchmark_out_and_unpack_refuse_the_same_folders(run, tmp_path):
+    """One folder check (analysis.runs.holds_run) serves `benchmark --out` and `unpack`: a file or a
+    non-empty folder that is not a run is refused by both and left as it was; hidden files do not count."""
+    from experiments.benchmark import _check_run_folder
+
+    pack_run(run, tmp_path / "p.parquet")
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("y")
+    for folder, message in ((a_file, "exists and is not a directory"),
+                            (notes, "a non-empty folder that is not a benchmark run")):
+        with pytest.raises(InputError, match=f"^--out {folder}: {message}"):
+            _check_run_folder(folder, CONFIG)
+        with pytest.raises(InputError, match=f"^{folder}: {message}"):
+            unpack_run(tmp_path / "p.parquet", folder)
+    assert a_file.read_text() == "x" and [p.name for p in notes.iterdir()] == ["a.txt"]
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / ".DS_Store").write_text("")
+    _check_run_folder(hidden, CONFIG)  # a new run may go there
+    assert unpack_run(tmp_path / "p.parquet", hidden)["written"] == len(finished_tasks(run))
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no such pack file"),
     (b"hello", "not a Parquet file"),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, SUMMARY_FILE, covers, finished_tasks,
-                                   identity_diffs, read_config, read_summary, result_path, write_result)
+                                   holds_run, identity_diffs, read_config, read_summary, result_path, write_result)
 from ssnenas.atomic import atomic_json, atomic_path
 from ssnenas.errors import InputError
 
@@ -105,11 +106,8 @@ def pack_run(run: str | os.PathLike, file: str | os.PathLike, algorithms: list[s
     file = Path(file)
     with atomic_path(file) as tmp:
         pq.write_table(rows, tmp, compression="zstd", compression_level=ZSTD_LEVEL)
-    per_algo: dict[str, int] = {}
-    for _, algorithm, *_ in index:
-        per_algo[algorithm] = per_algo.get(algorithm, 0) + 1
     return {"file": str(file), "tasks": len(index), "rows": rows.num_rows, "bytes": file.stat().st_size,
-            "algorithms": per_algo}
+            "algorithms": dict(Counter(algorithm for _, algorithm, *_ in index))}
 
 
 def read_pack(file: str | os.PathLike) -> tuple[dict[str, Any], pa.Table]:
@@ -138,11 +136,7 @@ def _target_config(run: Path, packed: dict[str, Any], file: Path) -> dict[str, A
     """The config ``run`` must have after unpacking, or None to keep its own: the pack's for a new
     folder; for a run of the same study (equal identity up to algorithms grown by an extension, in
     either direction) the one with more algorithms; else an :class:`InputError` naming the differences."""
-    if run.exists() and not run.is_dir():
-        raise InputError(f"{run}: exists and is not a directory; pass a run folder")
-    if not (run / CONFIG_FILE).is_file():
-        if run.is_dir() and any(not p.name.startswith(".") for p in run.iterdir()):
-            raise InputError(f"{run}: a non-empty folder that is not a benchmark run; pass a new folder")
+    if not holds_run(run):
         return packed
     old = read_config(run)
     differ = identity_diffs(old, packed)
@@ -169,7 +163,7 @@ def unpack_run(file: str | os.PathLike, run: str | os.PathLike) -> dict[str, Any
     rows = _restore_keys(rows.replace_schema_metadata(None))
     schemas = [_schema_from_text(s) for s in header["schemas"]]
     written = kept = 0
-    per_algo: dict[str, int] = {}
+    per_algo: Counter[str] = Counter()
     offset = 0
     for trial, algorithm, n, schema_i, meta_i in header["tasks"]:
         schema = schemas[schema_i]
@@ -181,5 +175,5 @@ def unpack_run(file: str | os.PathLike, run: str | os.PathLike) -> dict[str, Any
         table = part.select(schema.names).cast(schema)
         write_result(run, trial, algorithm, table, json.loads(header["metas"][meta_i]))
         written += 1
-        per_algo[algorithm] = per_algo.get(algorithm, 0) + 1
-    return {"run": str(run), "written": written, "kept": kept, "algorithms": per_algo}
+        per_algo[algorithm] += 1
+    return {"run": str(run), "written": written, "kept": kept, "algorithms": dict(per_algo)}

@@ -131,6 +131,19 @@ def finished_tasks(run: str | os.PathLike) -> dict[tuple[int, str], Path]:
     return out
 
 
+def holds_run(folder: Path, label: str = "") -> bool:
+    """Whether ``folder`` holds a run (its ``config.json``); False when it is missing or empty (a new
+    run goes there). :class:`InputError`, its message prefixed by ``label`` (e.g. ``"--out "``), when it
+    is a file or a non-empty folder that is not a run: writing there could mix a run into other files."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{label}{folder}: exists and is not a directory; pass a run folder")
+    if (folder / CONFIG_FILE).is_file():
+        return True
+    if folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()):
+        raise InputError(f"{label}{folder}: a non-empty folder that is not a benchmark run; pass a new folder")
+    return False
+
+
 def read_config(run: str | os.PathLike) -> dict[str, Any]:
     """``RUN/config.json``; :class:`InputError` naming the folder when it is not a run."""
     path = Path(run) / CONFIG_FILE
