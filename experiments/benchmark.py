@@ -60,6 +60,7 @@ from ssnenas.analysis.runs import (CONFIG_FILE, EXTENSIBLE_FIELDS, IDENTITY_FIEL
                                    finished_tasks, holds_run, identity_diffs, write_result)
 from ssnenas.atomic import atomic_json, atomic_path
 from ssnenas.cli import add_command, run_command
+from ssnenas.compute_platform import compute_platform
 from ssnenas.errors import InputError, SsnenasError, StoreError
 from ssnenas.ray_connect import connect_ray
 
@@ -484,6 +485,7 @@ def _result_table(spec: dict[str, Any], store: Any, looked_up: tuple, searcher: 
         "wall_time_s": pa.array(np.full(n, wall)),
         "search_time_s": pa.array(np.full(n, search_time)),
         "node_id": pa.array([node_id] * n, type=pa.string()),
+        "platform": pa.array([compute_platform(spec["device"])] * n, type=pa.string()),
     }
     for name in sorted(timings):
         try:
@@ -775,6 +777,7 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
     monitor = _RunMetrics(out, run_config, [s for t in tasks for s in t])
     search_sum = wall_sum = 0.0
     nodes: set[str] = set()
+    platforms: set[str] = set()
     failures: list[str] = []
     n_run = 0
     bar = progress_bar(total=total, initial=n_before, unit="task", desc="benchmark", enabled=config.progress)
@@ -822,6 +825,7 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                     wall_sum += float(table["wall_time_s"][0].as_py()) if len(table) else 0.0
                     if len(table):
                         nodes.add(table["node_id"][0].as_py())
+                        platforms.add(table["platform"][0].as_py())
                     bar.update(1)
                     if on_result is not None:
                         on_result(spec["trial"], spec["algorithm"], path)
@@ -840,7 +844,7 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
             "wall_time_s": round(wall, 3), "workers": workers,
             "sum_search_time_s": round(search_sum, 3), "sum_task_wall_time_s": round(wall_sum, 3),
             "overhead_share": None if overhead is None else round(overhead, 5),
-            "node_ids": sorted(nodes),
+            "node_ids": sorted(nodes), "platforms": sorted(platforms),
         })
 
 

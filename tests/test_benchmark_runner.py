@@ -179,6 +179,13 @@ def test_run_writes_one_parquet_per_task_with_the_documented_rows(finished_run, 
     assert config["kind"] == "benchmark" and config["algorithms"] == list(ALGOS)
     assert config["data_fingerprint"] == store.fingerprint and config["ssnenas_version"]
     assert summary["complete"] and summary["tasks_run"] == 6 and summary["tasks_failed"] == 0
+    # every row names the platform that computed it: this machine's processor and torch kernels
+    import torch
+
+    from ssnenas.compute_platform import compute_platform
+    here = compute_platform("cpu")
+    assert set(results["platform"]) == {here} and summary["platforms"] == [here]
+    assert here.startswith("cpu ") and f"torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}" in here
     assert summary == json.loads((run / "summary.json").read_text())
     assert 0 < summary["sum_search_time_s"] <= summary["wall_time_s"] * summary["workers"]
     search, wall, workers = summary["sum_search_time_s"], summary["wall_time_s"], summary["workers"]

@@ -177,6 +177,23 @@ def test_report_of_a_real_run_matches_numpy_on_the_parquet(nb201_csv, tmp_path):
     assert "r1  (4 trials" in text and "test acc of best val %" in text
 
 
+def test_report_counts_tasks_per_platform_and_says_when_a_run_mixes_them(tmp_path, capsys):
+    _write_run(tmp_path / "run")  # files without a platform column: a run from before platforms
+    assert build_report(tmp_path / "run")["platforms"] == {"unrecorded": 4}
+    assert "platforms" not in format_table(build_report(tmp_path / "run"))  # one (unknown) platform: no note
+    for trial, algo, platform in ((0, "a", "cpu A; torch 2 AVX2"), (1, "a", "cpu B; torch 2 AVX512"),
+                                  (2, "a", "cpu B; torch 2 AVX512")):
+        path = result_path(tmp_path / "run", trial, algo)
+        t = pq.read_table(path)
+        pq.write_table(t.append_column("platform", pa.array([platform] * t.num_rows)), path)
+    r = build_report(tmp_path / "run")
+    assert r["platforms"] == {"cpu A; torch 2 AVX2": 1, "cpu B; torch 2 AVX512": 2, "unrecorded": 1}
+    assert ("computed on 3 platforms (cpu A; torch 2 AVX2: 1 task; cpu B; torch 2 AVX512: 2 tasks; "
+            "unrecorded: 1 task)") in format_table(r)
+    assert main(["report", str(tmp_path / "run"), "--json", "--no-plot"]) == 0
+    assert json.loads(capsys.readouterr().out)["platforms"] == r["platforms"]
+
+
 def test_plot_bars_span_p30_p70_even_when_the_mean_lies_outside(tmp_path):
     from ssnenas.analysis.curves import AlgorithmCurves
     from ssnenas.analysis.plots import error_bars, plot_errorbar

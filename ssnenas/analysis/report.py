@@ -20,10 +20,13 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ssnenas.analysis.curves import STATS, AlgorithmCurves, algorithm_curves, checkpoints, stats
 from ssnenas.analysis.runs import read_config, read_results, read_summary
@@ -42,14 +45,32 @@ def _list(a: np.ndarray) -> list[float | None]:
     return [_num(v) for v in np.asarray(a, dtype=np.float64)]
 
 
-def load_curves(run: str | os.PathLike) -> tuple[dict[str, Any], dict[str, AlgorithmCurves]]:
-    """``(config, {algorithm: curves})`` of a run, algorithms in the config's order."""
+def _load(run: str | os.PathLike) -> tuple[dict[str, Any], pa.Table, dict[str, AlgorithmCurves]]:
     config = read_config(run)
     if config["kind"] != "benchmark":  # pragma: no cover - only kind so far (read_config checks)
         raise InputError(f"{run}: no report for run kind {config['kind']!r}")
     table = read_results(run)
     queries = checkpoints(int(config["budget"]))
-    return config, {a: algorithm_curves(table, a, queries) for a in config["algorithms"]}
+    return config, table, {a: algorithm_curves(table, a, queries) for a in config["algorithms"]}
+
+
+def load_curves(run: str | os.PathLike) -> tuple[dict[str, Any], dict[str, AlgorithmCurves]]:
+    """``(config, {algorithm: curves})`` of a run, algorithms in the config's order."""
+    config, _, curves = _load(run)
+    return config, curves
+
+
+def platform_counts(table: pa.Table) -> dict[str, int]:
+    """Finished tasks per compute platform (``platform`` column, see ssnenas.compute_platform);
+    tasks written before platforms were recorded count as ``"unrecorded"``."""
+    if not table.num_rows:
+        return {}
+    tasks = table.group_by(["trial", "algorithm"]).aggregate([]).num_rows
+    if "platform" not in table.column_names:
+        return {"unrecorded": tasks}
+    firsts = table.filter(pc.equal(table["query"], 1))
+    names = pc.fill_null(firsts["platform"], "unrecorded").to_pylist()
+    return dict(sorted(Counter(names).items()))
 
 
 def _algorithm_entry(c: AlgorithmCurves, has_test: bool) -> dict[str, Any]:
@@ -156,7 +177,7 @@ def build_report(run: str | os.PathLike, reference: str | None = None) -> dict[s
     """The JSON report of ``run`` (see ``ssnenas report --help`` for the fields); ``reference``: the
     algorithm every other one is compared with (default: each fixed-budget variant with its
     unrestricted algorithm, see the module docstring)."""
-    config, curves = load_curves(run)
+    config, table, curves = _load(run)
     has_test = any(c.has_test for c in curves.values())
     summary = read_summary(run) or {}
     pairs = reference_pairs(list(curves), reference)
@@ -172,6 +193,7 @@ def build_report(run: str | os.PathLike, reference: str | None = None) -> dict[s
         "seed": config.get("seed"),
         "has_test": has_test,
         "complete": summary.get("complete"),
+        "platforms": platform_counts(table),
         "algorithms": {a: _algorithm_entry(c, has_test) for a, c in curves.items()},
         "comparisons": {a: compare(curves[a], curves[r], has_test) for a, r in pairs.items()},
     }
@@ -185,6 +207,11 @@ def format_table(report: dict[str, Any]) -> str:
              "each cell: mean ± std [P30, P70] over an algorithm's trials at that number of queried "
              "architectures, in % (std: standard deviation over trials, not the standard error; P30, P70: "
              "30th and 70th percentiles)"]
+    platforms = report.get("platforms") or {}
+    if len(platforms) > 1:
+        lines.append(f"computed on {len(platforms)} platforms ("
+                     + "; ".join(f"{p}: {n} task{'s' * (n != 1)}" for p, n in platforms.items())
+                     + "): each trial is re-made bit for bit only on its own (see ssnenas.compute_platform)")
     metrics = [("best_val_acc", "best val acc %")]
     if report["has_test"]:
         metrics.append(("test_acc_of_best_val", "test acc of best val %"))

@@ -63,6 +63,8 @@ RESULT_COLUMNS = {
     "wall_time_s": "wall time of the whole task (store access, searcher construction and search)",
     "search_time_s": "time spent constructing and running the searcher (the 'useful' work)",
     "node_id": "Ray node id the task ran on",
+    "platform": "processor and torch kernels that computed the task (ssnenas.compute_platform): a seed "
+                "re-makes a trial bit for bit only on the same platform; absent in runs before 2026-12-02",
 }
 
 

@@ -19,6 +19,11 @@ fits and fitting seconds per trial with the saving in %. When the run has -fixed
 PNG (default RUN/fixed_budget.png, or the --plot name with -fixed-budget) plots the final accuracy
 and the fitting seconds against N.
 
+``"platforms"`` counts the finished tasks per compute platform (processor and torch kernels, e.g.
+``cpu Intel(R) Xeon(R) Processor; torch 2.13.0+cpu AVX512``; ``unrecorded`` for tasks of older runs):
+a run resumed on, or spread over, other kinds of machine mixes them, and the table says so, because a
+seed re-makes a trial bit for bit only on the platform that made it.
+
 For a DARTS search folder (``ssnenas search --out RUN``) it reports the candidates instead:
 ``{"candidates": [{"genotype", "val_acc", "params", "flops", "train_time", ...}], "best": {...}}``,
 with the best-so-far plot (``--plot``, default ``RUN/report.png``) and ``RUN/best_cells.png``.
