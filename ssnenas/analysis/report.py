@@ -65,10 +65,9 @@ def platform_counts(table: pa.Table) -> dict[str, int]:
     tasks written before platforms were recorded count as ``"unrecorded"``."""
     if not table.num_rows:
         return {}
-    tasks = table.group_by(["trial", "algorithm"]).aggregate([]).num_rows
+    firsts = table.filter(pc.equal(table["query"], 1))  # one row a task
     if "platform" not in table.column_names:
-        return {"unrecorded": tasks}
-    firsts = table.filter(pc.equal(table["query"], 1))
+        return {"unrecorded": firsts.num_rows}
     names = pc.fill_null(firsts["platform"], "unrecorded").to_pylist()
     return dict(sorted(Counter(names).items()))
 
