@@ -40,3 +40,12 @@ def compute_platform(device: str = "cpu") -> str:
         return (f"cuda {torch.cuda.get_device_name(torch.device(device))}; torch {torch.__version__} "
                 f"CUDA {torch.version.cuda}")
     return f"cpu {_cpu_model()}; torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}"
+
+
+def mixed_platforms_note(counts: dict[str, int], unit: str = "task") -> str | None:
+    """The report line for a run whose ``counts`` (``{platform: units}``) name several platforms, else None."""
+    if len(counts) < 2:
+        return None
+    parts = "; ".join(f"{p}: {n} {unit}{'s' * (n != 1)}" for p, n in counts.items())
+    return (f"computed on {len(counts)} platforms ({parts}): each is re-made bit for bit only on its own "
+            "platform (see ssnenas.compute_platform)")

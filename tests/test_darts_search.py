@@ -76,6 +76,8 @@ def test_trainable_reports_per_epoch_and_continues_from_a_checkpoint(tmp_path, m
     first = a.step()
     assert first["epoch"] == 1 and "done" not in first and first["params"] > 0 and first["flops"] > 0
     assert 0 <= first["val_acc"] <= 100 and first["best_val_acc"] == first["val_acc"]
+    from ssnenas.compute_platform import compute_platform
+    assert first["platform"] == compute_platform("cpu")  # no GPU assigned: trained on this CPU
     a.save_checkpoint(str(tmp_path))
     straight = a.step()
     b = DartsTrainable(config=config)  # a retried trial: restore, then only epoch 2 is trained
@@ -100,6 +102,8 @@ def test_search_in_a_tuner_then_rerun_resumes_without_training(ray_session, tmp_
         parse_genotype(c["genotype"])
         assert c["epochs"] == 2 and len(c["val_curve"]) == 2 and c["val_acc"] == max(c["val_curve"])
         assert c["params"] > 0 and c["flops"] > 0 and c["train_time"] > 0 and c["test_acc"] is not None
+    from ssnenas.compute_platform import compute_platform
+    assert summary["platforms"] == {compute_platform("cpu"): 3}
     assert summary["best"]["score"] == max(c["score"] for c in cands)
     saved = json.loads((out / "candidates.json").read_text())
     assert saved["best"]["genotype"] == summary["best"]["genotype"]
@@ -224,6 +228,16 @@ def test_report_of_a_run_folder_and_the_cell_drawing(tmp_path):
     assert {"genotype", "val_acc", "params", "flops", "train_time"} <= set(printed["candidates"][0])
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert plot_cells(archs[0], tmp_path / "c.png").stat().st_size > 1000
+    # candidates that name their platform (runs since 2026-12-02) are counted, and a mix is noted
+    assert report["platforms"] == {"unrecorded": 3} and "platforms" not in text
+    for n, platform in ((1, "cpu A; torch 2 AVX2"), (2, "cuda B; torch 2 CUDA 13")):
+        result = next((tmp_path / "tune").glob(f"candidate_{n:04d}_*")) / "result.json"
+        result.write_text(result.read_text().replace('"trial_id"', f'"platform": "{platform}", "trial_id"'))
+    report = build_search_report(tmp_path)
+    assert [c["platform"] for c in report["candidates"]] == ["cpu A; torch 2 AVX2", "cuda B; torch 2 CUDA 13", None]
+    assert report["platforms"] == {"cpu A; torch 2 AVX2": 1, "cuda B; torch 2 CUDA 13": 1, "unrecorded": 1}
+    assert format_search_report(report).splitlines()[-1].startswith(
+        "computed on 3 platforms (cpu A; torch 2 AVX2: 1 candidate; cuda B; torch 2 CUDA 13: 1 candidate; ")
 
 
 @pytest.mark.slow

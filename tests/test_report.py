@@ -189,7 +189,7 @@ def test_report_counts_tasks_per_platform_and_says_when_a_run_mixes_them(tmp_pat
     r = build_report(tmp_path / "run")
     assert r["platforms"] == {"cpu A; torch 2 AVX2": 1, "cpu B; torch 2 AVX512": 2, "unrecorded": 1}
     assert ("computed on 3 platforms (cpu A; torch 2 AVX2: 1 task; cpu B; torch 2 AVX512: 2 tasks; "
-            "unrecorded: 1 task)") in format_table(r)
+            "unrecorded: 1 task): each is re-made bit for bit only on its own platform") in format_table(r)
     assert main(["report", str(tmp_path / "run"), "--json", "--no-plot"]) == 0
     assert json.loads(capsys.readouterr().out)["platforms"] == r["platforms"]
 

@@ -4,7 +4,7 @@ Config keys: ``arch`` (a DARTS genotype string, from the searcher), ``data`` (``
 ``"cifar10:PATH"``), ``train`` (a dict of :class:`ssnenas.darts.train.TrainConfig` fields, e.g.
 ``{"epochs": 50}``), optional ``data_seed`` (digits split seed). Each ``step`` trains one epoch and
 reports its metrics (``val_acc`` of the epoch, ``best_val_acc``, ``train_loss``, ``train_time``,
-``images_per_s``, ``params``, ``flops``; after the last epoch ``test_acc`` and ``score``, and
+``images_per_s``, ``params``, ``flops``, ``platform`` (ssnenas.compute_platform); after the last epoch ``test_acc`` and ``score``, and
 ``done``). ``save_checkpoint``/``load_checkpoint`` carry the whole trainer state, so a retried trial
 (``FailureConfig``) continues from its last epoch instead of restarting.
 
@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from ray import tune
 
+from ssnenas.compute_platform import compute_platform
 from ssnenas.darts.data import ImageData, load_data
 from ssnenas.darts.train import CandidateTrainer, TrainConfig
 from ssnenas.spaces.darts import parse_genotype
@@ -55,7 +56,7 @@ class DartsTrainable(tune.Trainable):
         else:
             metrics = self.trainer.train_epoch()
         params, flops = self.trainer.complexity()
-        metrics.update(params=params, flops=flops)
+        metrics.update(params=params, flops=flops, platform=compute_platform(self.train_config.device))
         if self.trainer.done:
             metrics["done"] = True
         return metrics

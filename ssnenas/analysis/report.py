@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from ssnenas.analysis.curves import STATS, AlgorithmCurves, algorithm_curves, checkpoints, stats
 from ssnenas.analysis.runs import read_config, read_results, read_summary
+from ssnenas.compute_platform import mixed_platforms_note
 from ssnenas.errors import InputError
 
 _DIGITS = 6
@@ -206,11 +207,9 @@ def format_table(report: dict[str, Any]) -> str:
              "each cell: mean ± std [P30, P70] over an algorithm's trials at that number of queried "
              "architectures, in % (std: standard deviation over trials, not the standard error; P30, P70: "
              "30th and 70th percentiles)"]
-    platforms = report.get("platforms") or {}
-    if len(platforms) > 1:
-        lines.append(f"computed on {len(platforms)} platforms ("
-                     + "; ".join(f"{p}: {n} task{'s' * (n != 1)}" for p, n in platforms.items())
-                     + "): each trial is re-made bit for bit only on its own (see ssnenas.compute_platform)")
+    note = mixed_platforms_note(report.get("platforms") or {})
+    if note:
+        lines.append(note)
     metrics = [("best_val_acc", "best val acc %")]
     if report["has_test"]:
         metrics.append(("test_acc_of_best_val", "test acc of best val %"))

@@ -3,7 +3,9 @@
 Reads the trial folders Tune wrote (``RUN/tune/candidate_<n>_<id>/result.json``, one JSON line per
 epoch), so it also works on a search that is still running or was interrupted. Output:
 ``{"kind": "darts-search", "candidates": [{"genotype", "val_acc", "last_val_acc", "test_acc", "score",
-"params", "flops", "train_time", "images_per_s", "epochs", "finished", "val_curve"}], "best": {...}}``
+"params", "flops", "train_time", "images_per_s", "epochs", "finished", "val_curve", "platform"}], "best":
+{...}, "platforms": {platform: candidates}}`` (``platform``: where the candidate trained, see
+ssnenas.compute_platform: it re-trains bit for bit only there; null in runs before 2026-12-02)
 (accuracies in percent; ``val_acc`` = best validation accuracy over the epochs; ``best`` = the finished
 candidate with the highest score ½·(best val + mean of the last 5 epochs' val), the original code's
 ranking of searched architectures), plus a PNG of best-so-far vs candidates and a drawing of the best
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ssnenas.analysis.plots import save_png
+from ssnenas.compute_platform import mixed_platforms_note
 from ssnenas.errors import InputError
 from ssnenas.spaces.darts import NUM_STEPS, Genotype, parse_genotype
 
@@ -47,7 +51,8 @@ def _candidate(folder: Path) -> dict[str, Any] | None:
             "test_acc": last.get("test_acc"), "score": last.get("score"), "params": last.get("params"),
             "flops": last.get("flops"), "train_time": last.get("train_time"),
             "images_per_s": last.get("images_per_s"), "epochs": last.get("epoch"),
-            "finished": bool(last.get("done")) and last.get("score") is not None, "val_curve": curve}
+            "finished": bool(last.get("done")) and last.get("score") is not None, "val_curve": curve,
+            "platform": last.get("platform")}
 
 
 def build_search_report(run: str | Path) -> dict[str, Any]:
@@ -65,8 +70,9 @@ def build_search_report(run: str | Path) -> dict[str, Any]:
         c["index"] = i  # suggestion order, as in the table and the plot
     done = [c for c in cands if c["finished"] and math.isfinite(c["score"])]
     best = max(done, key=lambda c: (c["score"], c["val_acc"])) if done else None
+    platforms = Counter(c["platform"] or "unrecorded" for c in cands)
     return {"kind": KIND, "settings": config.get("settings", {}), "candidates": cands, "best": best,
-            "finished": len(done)}
+            "finished": len(done), "platforms": dict(sorted(platforms.items()))}
 
 
 def score_curve(report: dict[str, Any]) -> tuple[list[float], list[float]]:
@@ -185,4 +191,5 @@ def format_search_report(report: dict[str, Any]) -> str:
         lines.append(f"* selected best (highest score): #{best['index']} {best['genotype']}")
     else:
         lines.append("best: none finished yet")
-    return "\n".join(lines)
+    note = mixed_platforms_note(report.get("platforms") or {}, unit="candidate")
+    return "\n".join(lines + ([note] if note else []))
