@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import platform
+from collections import Counter
+from collections.abc import Iterable
 
 
 @functools.cache
@@ -40,6 +42,12 @@ def compute_platform(device: str = "cpu") -> str:
         return (f"cuda {torch.cuda.get_device_name(torch.device(device))}; torch {torch.__version__} "
                 f"CUDA {torch.version.cuda}")
     return f"cpu {_cpu_model()}; torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}"
+
+
+def count_platforms(names: Iterable[str | None]) -> dict[str, int]:
+    """``{platform: count}`` sorted by name; None (results written before 2026-12-02, when platforms
+    were first recorded) counts as ``"unrecorded"``."""
+    return dict(sorted(Counter(n or "unrecorded" for n in names).items()))
 
 
 def mixed_platforms_note(counts: dict[str, int], unit: str = "task") -> str | None:

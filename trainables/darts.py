@@ -49,6 +49,7 @@ class DartsTrainable(tune.Trainable):
         self.train_config = TrainConfig(**train)
         data = cached_data(str(config.get("data", "digits")), int(config.get("data_seed", 0)))
         self.trainer = CandidateTrainer(genotype, data, self.train_config)
+        self.platform = compute_platform(self.train_config.device)
 
     def step(self) -> dict[str, Any]:
         if self.trainer.done:  # restored from the final checkpoint: report it again, train nothing
@@ -56,7 +57,7 @@ class DartsTrainable(tune.Trainable):
         else:
             metrics = self.trainer.train_epoch()
         params, flops = self.trainer.complexity()
-        metrics.update(params=params, flops=flops, platform=compute_platform(self.train_config.device))
+        metrics.update(params=params, flops=flops, platform=self.platform)
         if self.trainer.done:
             metrics["done"] = True
         return metrics

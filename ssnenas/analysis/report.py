@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import pyarrow.compute as pc
 
 from ssnenas.analysis.curves import STATS, AlgorithmCurves, algorithm_curves, checkpoints, stats
 from ssnenas.analysis.runs import read_config, read_results, read_summary
-from ssnenas.compute_platform import mixed_platforms_note
+from ssnenas.compute_platform import count_platforms, mixed_platforms_note
 from ssnenas.errors import InputError
 
 _DIGITS = 6
@@ -69,8 +68,7 @@ def platform_counts(table: pa.Table) -> dict[str, int]:
     firsts = table.filter(pc.equal(table["query"], 1))  # one row a task
     if "platform" not in table.column_names:
         return {"unrecorded": firsts.num_rows}
-    names = pc.fill_null(firsts["platform"], "unrecorded").to_pylist()
-    return dict(sorted(Counter(names).items()))
+    return count_platforms(firsts["platform"].to_pylist())
 
 
 def _algorithm_entry(c: AlgorithmCurves, has_test: bool) -> dict[str, Any]:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ssnenas.analysis.plots import save_png
-from ssnenas.compute_platform import mixed_platforms_note
+from ssnenas.compute_platform import count_platforms, mixed_platforms_note
 from ssnenas.errors import InputError
 from ssnenas.spaces.darts import NUM_STEPS, Genotype, parse_genotype
 
@@ -70,9 +69,8 @@ def build_search_report(run: str | Path) -> dict[str, Any]:
         c["index"] = i  # suggestion order, as in the table and the plot
     done = [c for c in cands if c["finished"] and math.isfinite(c["score"])]
     best = max(done, key=lambda c: (c["score"], c["val_acc"])) if done else None
-    platforms = Counter(c["platform"] or "unrecorded" for c in cands)
     return {"kind": KIND, "settings": config.get("settings", {}), "candidates": cands, "best": best,
-            "finished": len(done), "platforms": dict(sorted(platforms.items()))}
+            "finished": len(done), "platforms": count_platforms(c["platform"] for c in cands)}
 
 
 def score_curve(report: dict[str, Any]) -> tuple[list[float], list[float]]:
