@@ -1,10 +1,10 @@
 """The ssnenas command line: neural architecture search with NPENAS / SSNENAS predictors on Ray.
 
 Each sub-module registers its sub-commands through ``register(subparsers)``; a command's handler is
-stored as ``func`` on the parsed namespace and returns an exit status. Commands that live above the
-library (``experiments``: benchmark, search, retrain) plug in through the ``ssnenas.commands`` entry-point
-group, so the library itself never imports ``search_algos``, ``trainables`` or ``experiments``. User errors
-(:class:`ssnenas.errors.SsnenasError`) print one line and exit 2, without a traceback.
+stored as ``func`` on the parsed namespace and returns an exit status. The CLI is the top floor: it may
+import ``search_algos`` and ``trainables`` and hands their registries to the library's drivers; nothing
+else in ``ssnenas`` imports them. User errors (:class:`ssnenas.errors.SsnenasError`) print one line and
+exit 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import argparse
 import importlib
 import re
 import sys
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
-# Modules under ssnenas.cli that contribute commands; a missing one is skipped so the CLI works
-# while features are added.
-COMMAND_MODULES = ("data", "pretrain", "predictor_study", "report", "runs", "encodings")
-ENTRY_POINT_GROUP = "ssnenas.commands"
+#: modules under ssnenas.cli that contribute commands, in --help order (a missing one is an import error)
+COMMAND_MODULES = ("data", "pretrain", "predictor_study", "benchmark", "report", "runs", "encodings", "search",
+                   "retrain")
 
 
 EPILOG = ("Papers: NPENAS, arXiv 2003.12857; SSNENAS (SS-RL, SS-CCL), arXiv 2011.00186. "
@@ -41,21 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ssnenas {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"ssnenas.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"ssnenas.cli.{name}":
-                continue
-            raise
-        module.register(sub)
-    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            register = entry.load()
-        except ModuleNotFoundError as exc:  # an installed entry whose module is not in this checkout
-            if exc.name and entry.module.startswith(exc.name):
-                continue
-            raise
-        register(sub)
+        importlib.import_module(f"ssnenas.cli.{name}").register(sub)
     return parser
 
 
