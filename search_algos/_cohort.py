@@ -9,7 +9,8 @@ BANANAS ensembles as one ``[5·C, in, out]`` MLP stack), which costs far less th
 How, with one code path for the maths: a predictor-guided searcher writes its proposal as a
 generator (``_propose_steps``) that *yields a fit request* (features, targets, seed, settings) and
 receives the fitted model. :func:`drive_alone` answers the requests of one searcher (the one-trial
-path, also behind ``_propose`` inside a Tuner); :func:`run_cohort` advances C searchers, collects
+path, also behind ``_propose`` inside a Tuner); :func:`run_cohort` advances C searchers (each through
+:func:`direct_steps`, the loop ``search_algos._direct.run_direct`` runs alone), collects
 their pending requests, groups those that can share a model (:meth:`FitRequest.group_key`) and
 answers each group with one batched fit. Everything else (candidates, scoring, Thompson samples)
 stays per searcher, on its own RNGs, so a searcher proposes the same architectures in a cohort as
@@ -22,7 +23,9 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Generator, Sequence
 
-from search_algos._base import NASSearcher
+from ray.tune.search import Searcher
+
+from search_algos._base import NASSearcher, check_int
 
 #: what a ``_propose_steps`` generator is: yields requests, receives answers, returns architectures
 ProposeSteps = Generator["FitRequest", Any, list]
@@ -125,6 +128,40 @@ class CohortSearcher(NASSearcher):
         self.timings["propose_s"] += spent
 
 
+def direct_steps(searcher: NASSearcher, evaluate: Callable[[str], dict],
+                 budget: int) -> Generator[FitRequest, Any, list[dict]]:
+    """The direct loop of :func:`search_algos.run_direct` as a generator that yields the searcher's
+    predictor-fit requests (and expects their answers) before each proposal; its return value is
+    ``run_direct``'s. ``run_direct`` answers them one at a time, :func:`run_cohort` in batches."""
+    check_int("budget", budget, minimum=1)
+    out: list[dict] = []
+
+    def complete(trial_id: str, arch: str) -> None:
+        try:
+            result = evaluate(arch)
+        except Exception:
+            searcher.on_trial_complete(trial_id, None, error=True)
+            raise
+        searcher.on_trial_complete(trial_id, result)
+        out.append({"trial_id": trial_id, "arch": arch, **(result or {})})
+
+    for trial_id, arch in searcher.in_flight.items():
+        complete(trial_id, arch)
+    batches = isinstance(searcher, CohortSearcher)
+    while searcher.num_suggested < budget:
+        if batches and searcher.needs_batch():
+            yield from searcher.prepare_steps()
+        trial_id = f"direct_{searcher.num_suggested:06d}"
+        config = searcher.suggest(trial_id)
+        if config == Searcher.FINISHED:
+            break
+        if config is None:  # impossible when every trial completes at once: a searcher bug
+            raise RuntimeError(f"{type(searcher).__name__}.suggest returned None with no trial in "
+                               f"flight after {searcher.num_suggested} trials")
+        complete(trial_id, config["arch"])
+    return out
+
+
 def run_cohort(searchers: Sequence[NASSearcher], evaluators: Sequence[Callable[[str], dict]],
                budget: int, *, max_group: int | None = None) -> list[list[dict] | BaseException]:
     """Run ``searchers[i]`` against ``evaluators[i]`` as :func:`search_algos.run_direct` would, all
@@ -133,8 +170,6 @@ def run_cohort(searchers: Sequence[NASSearcher], evaluators: Sequence[Callable[[
     Returns, per searcher, its ``run_direct`` result, or the exception that stopped that search
     (the others continue: a failing trial loses only its own work).
     """
-    from search_algos._direct import direct_steps
-
     if len(searchers) != len(evaluators):
         raise ValueError(f"run_cohort: {len(searchers)} searchers but {len(evaluators)} evaluators")
     gens = [direct_steps(s, e, budget) for s, e in zip(searchers, evaluators)]

@@ -21,23 +21,10 @@ from typing import Any
 import numpy as np
 
 from ssnenas.analysis.curves import AlgorithmCurves
-from ssnenas.atomic import atomic_path
 from ssnenas.errors import InputError
+from ssnenas.figures import save_png  # noqa: F401 - also this module's public name (darts, experiments)
 
 BARS = ("p30p70", "sem")
-
-
-def save_png(fig, path: str | os.PathLike, *, dpi: int | None = None) -> Path:
-    """Write ``fig`` as a PNG atomically (a killed run never leaves half a plot) and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi)
-    finally:
-        plt.close(fig)
-    return path
 
 
 #: What the bars are, as the figure's note says it.

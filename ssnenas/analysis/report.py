@@ -31,6 +31,7 @@ from ssnenas.analysis.curves import STATS, AlgorithmCurves, algorithm_curves, ch
 from ssnenas.analysis.runs import read_config, read_results, read_summary
 from ssnenas.compute_platform import count_platforms, mixed_platforms_note
 from ssnenas.errors import InputError
+from ssnenas.stats import paired_difference
 
 _DIGITS = 6
 _METRICS = ("best_val_acc", "test_acc_of_best_val")
@@ -124,8 +125,6 @@ def reference_pairs(algorithms: list[str], reference: str | None = None) -> dict
 
 
 def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any] | None:
-    from ssnenas.predstudy.metrics import paired_difference
-
     keep = np.isfinite(a) & np.isfinite(b)
     if not keep.any():
         return None

@@ -14,13 +14,13 @@ The CLI is ``ssnenas predictor-study`` (:mod:`ssnenas.cli.predictor_study`).
 
 from __future__ import annotations
 
-from ssnenas.predstudy.metrics import Correlation, paired_difference, rank_correlation, spread
 from ssnenas.predstudy.report import format_table, paired_comparisons, summarise, write_outputs
 from ssnenas.predstudy.spec import (BASELINE, DEFAULT_LR, KINDS, LoadedPredictor, PredictorSpec, load_predictor,
                                     parse_lr_overrides, parse_predictors)
 from ssnenas.predstudy.splits import fit_seed, train_split
 from ssnenas.predstudy.study import (DEFAULT_TRAIN_SIZES, StudyConfig, StudyData, cell_path, config_dict,
                                      load_data, load_predictors, run_study)
+from ssnenas.stats import Correlation, paired_difference, rank_correlation, spread
 
 __all__ = ["BASELINE", "DEFAULT_LR", "DEFAULT_TRAIN_SIZES", "KINDS", "Correlation", "LoadedPredictor",
            "PredictorSpec", "StudyConfig", "StudyData", "cell_path", "config_dict", "fit_seed", "format_table",

@@ -20,9 +20,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ssnenas.analysis.plots import save_png
 from ssnenas.atomic import atomic_path
-from ssnenas.predstudy.metrics import paired_difference, spread
+from ssnenas.figures import save_png
+from ssnenas.stats import paired_difference, spread
 
 METRICS = ("kendall_tau", "spearman_rho")
 PLOT_FILE = "tau_vs_train_size.png"

@@ -37,9 +37,9 @@ import torch
 from ssnenas.atomic import atomic_path
 from ssnenas.errors import DataFormatError, InputError
 from ssnenas.predstudy.baselines import BASELINE_KINDS, recipe
-from ssnenas.predstudy.metrics import rank_correlation
 from ssnenas.predstudy.spec import LoadedPredictor, PredictorSpec, load_predictor
 from ssnenas.predstudy.splits import fit_seed, train_split
+from ssnenas.stats import rank_correlation
 
 CELL_VERSION = 1
 DEFAULT_TRAIN_SIZES = (20, 50, 100, 150, 200)

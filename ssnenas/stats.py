@@ -1,4 +1,7 @@
-"""Rank correlations of a predictor, and the statistics a study reports over repeats.
+"""Rank correlations of a predictor, and the statistics studies and reports give over repeats.
+
+Shared by the predictor study (``ssnenas.predstudy``) and the run reports (``ssnenas.analysis``),
+so it lives below both.
 
 Kendall τ is scipy's τ-b (ties in either ranking handled), Spearman ρ scipy's ``spearmanr`` (Pearson
 correlation of the average ranks). A constant prediction makes both undefined (NaN); as in the
