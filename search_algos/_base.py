@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from ray.tune.search import Searcher
 
+from search_algos import _templates
 from search_algos._candidates import best_parents, mutation_candidates
 from ssnenas.atomic import atomic_path
 from ssnenas.errors import InputError
@@ -37,10 +38,8 @@ logger = logging.getLogger(__name__)
 TIMING_KEYS = ("propose_s", "initial_s", "candidates_s", "predictor_fit_s", "predict_s", "fits", "batches")
 
 
-def _messages():  # the templates live in the package __init__ (imported lazily: no import cycle)
-    import search_algos
-
-    return search_algos
+def _messages():  # the message templates (search_algos/_templates.py, below every searcher module)
+    return _templates
 
 
 def _config_arch(result: dict | None) -> str | None:

@@ -49,7 +49,7 @@ def parse_algorithm(name: str) -> tuple[str, int | None]:
     that is not a ``-fixed`` one, or an ``N`` that is not a whole number >= 1 written without
     leading zeros (the name is also the run's file name, so one setting has one spelling).
     """
-    from search_algos import UNKNOWN_ALGORITHM
+    from search_algos._templates import UNKNOWN_ALGORITHM
 
     if not isinstance(name, str):
         raise InputError(f"algorithm name {name!r} is not a string; choose one of {', '.join(ALGORITHMS)}")

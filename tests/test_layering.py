@@ -41,7 +41,7 @@ def source_files() -> list[Path]:
 
 def imported_names(path: Path, root: Path = REPO) -> list[tuple[str, int]]:
     """Every module ``path`` imports, anywhere in the file, with its line: ``from a.b import c`` gives
-    ``a.b`` and ``a.b.c`` (``c`` may be a submodule); relative imports resolved."""
+    ``a.b.c`` (:func:`node_of` takes it for ``a.b`` unless ``c`` is a submodule); relative imports resolved."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     me = module_name(path, root)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
@@ -56,8 +56,8 @@ def imported_names(path: Path, root: Path = REPO) -> list[tuple[str, int]]:
                 base = ".".join(base_parts + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
-            out.append((base, node.lineno))
-            out.extend((f"{base}.{alias.name}", node.lineno) for alias in node.names if alias.name != "*")
+            # ``base.name`` is resolved to ``base`` by :func:`node_of` unless ``name`` is a submodule
+            out.extend((base if alias.name == "*" else f"{base}.{alias.name}", node.lineno) for alias in node.names)
         elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
               and isinstance(node.args[0].value, str)
               and ((isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
@@ -166,8 +166,13 @@ def test_imported_names_sees_function_level_relative_and_importlib(tmp_path):
                    "    import importlib\n"
                    "    return importlib.import_module('experiments.benchmark')\n")
     names = {n for n, _ in imported_names(mod, tmp_path)}
-    assert {"os", "ssnenas.sub", "ssnenas.sub.sibling", "ssnenas.other", "ssnenas.other.thing",
-            "search_algos._base", "experiments.benchmark"} <= names
+    assert {"os", "ssnenas.sub.sibling", "ssnenas.other.thing", "search_algos._base.NASSearcher",
+            "experiments.benchmark"} <= names
+    known = {"ssnenas", "ssnenas.sub", "ssnenas.sub.sibling", "search_algos", "search_algos._base"}
+    assert node_of("ssnenas.sub.sibling", known) == "ssnenas.sub"
+    assert node_of("search_algos._base.NASSearcher", known) == "search_algos._base"
+    assert node_of("search_algos.UNKNOWN", known) == "search_algos"
+    assert node_of("os.path", known) is None
 
 
 def test_cycles_finds_a_circle_and_ignores_a_chain():
