@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import collections
+import fractions
 import math
 import os
 import pickle
@@ -162,7 +163,9 @@ def test_pth_v10_layout_has_12_epochs_only_on_cifar10_valid(tmp_path):
                 has_12=True)
 
 
-def test_pth_not_official_name_needs_trust_flag(pth_v11, tmp_path, monkeypatch):
+def test_pth_is_read_as_data_whatever_its_name(pth_v11, tmp_path, monkeypatch):
+    """A file name grants no trust: an official-format .pth under any name is read with
+    torch.load(weights_only=True); --trust-pickle switches to the full unpickler."""
     renamed = tmp_path / "my-copy.pth"
     renamed.write_bytes(pth_v11.read_bytes())
     import torch
@@ -170,17 +173,36 @@ def test_pth_not_official_name_needs_trust_flag(pth_v11, tmp_path, monkeypatch):
     called = []
     real_load = torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **k: called.append(k) or real_load(*a, **k))
-    with pytest.raises(InputError, match="--trust-pickle"):
-        prepare(renamed, "cifar10-valid", tmp_path / "refused")
-    assert not called and not (tmp_path / "refused").exists()
+    check_table(read_store(prepare(renamed, "cifar10-valid", tmp_path / "data")), ARCHS, "cifar10-valid",
+                has_12=True)
+    assert called == [{"map_location": "cpu", "weights_only": True}]
+    called.clear()
     cols = read_store(prepare(renamed, "cifar10-valid", tmp_path / "ok", trust_pickle=True))
     assert called == [{"map_location": "cpu", "weights_only": False}]
     check_table(cols, ARCHS, "cifar10-valid", has_12=True)
 
 
-def test_pth_trusted_load_logs_a_warning(pth_v11, tmp_path, caplog):
+def test_pth_holding_another_type_needs_trust_flag(tmp_path):
+    """A class outside the allowed numpy scalars is refused by name of the global, even under the
+    official file name, and read with --trust-pickle."""
+    import torch
+
+    path = tmp_path / V11
+    torch.save({"meta_archs": ARCHS[:1], "arch2infos": {0: fractions.Fraction(1, 3)}}, path)
+    with pytest.raises(DataFormatError, match=r"refused: .*fractions.Fraction.*--trust-pickle") as err:
+        prepare(path, "cifar10-valid", tmp_path / "refused")
+    assert "\n" not in str(err.value) and not (tmp_path / "refused").exists()
+    with pytest.raises(DataFormatError, match="arch 0"):  # unpickled, then its layout is checked
+        prepare(path, "cifar10-valid", tmp_path / "trusted", trust_pickle=True)
+
+
+def test_pth_load_logs_a_memory_warning(pth_v11, tmp_path, caplog):
     with caplog.at_level("WARNING", logger="ssnenas.store.nasbench201"):
         prepare(pth_v11, "cifar10-valid", tmp_path / "s")
+    assert any("weights_only=True" in r.getMessage() and "30 GB" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ssnenas.store.nasbench201"):
+        prepare(pth_v11, "cifar10-valid", tmp_path / "t", trust_pickle=True)
     assert any("trusted pickle" in r.getMessage() and "30 GB" in r.getMessage() for r in caplog.records)
 
 

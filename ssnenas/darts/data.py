@@ -10,6 +10,7 @@ test set; ``"full"`` = all training images for training, the test set for test, 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import pickle
 import tarfile
@@ -100,12 +101,72 @@ def load_digits_data(*, split: str = "search", seed: int = 0, test_fraction: flo
 
 
 # -- CIFAR-10 ---------------------------------------------------------------------------------------
+def _numpy_function(name: str):
+    """``numpy._core.<name>`` (numpy 2) or ``numpy.core.<name>`` (numpy 1), e.g. ``multiarray._reconstruct``."""
+    module, attr = name.rsplit(".", 1)
+    try:
+        return getattr(importlib.import_module(f"numpy._core.{module}"), attr)
+    except ModuleNotFoundError:  # numpy < 2
+        return getattr(importlib.import_module(f"numpy.core.{module}"), attr)
+
+
+def _reconstruct(subtype, shape, dtype):
+    """numpy's ``_reconstruct`` for plain ndarrays only (a pickle could name another subtype)."""
+    if subtype is not np.ndarray:
+        raise pickle.UnpicklingError(f"array subtype {subtype!r} is not numpy.ndarray")
+    return _numpy_function("multiarray._reconstruct")(subtype, shape, dtype)
+
+
+def _encode(text, encoding="utf-8"):
+    """``_codecs.encode`` as pickle protocol 2 uses it for ``bytes``: a str to latin-1 bytes, nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is allowed for (str, 'latin1') only")
+    return text.encode("latin1")
+
+
+class CifarUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` for CIFAR-10 python batches: dicts, lists, bytes, str, numbers and plain
+    numpy arrays, nothing else.
+
+    Why: a batch file is a pickle, and ``pickle.load`` runs whatever function a file names; a folder
+    someone sent (or a mirror) is not checked like the downloaded archive's MD5. The allowed globals
+    only build arrays and dtypes: numpy's ``_reconstruct`` (ndarray only) and ``_frombuffer`` (under
+    their numpy 1 and 2 module names), ``numpy.ndarray``, ``numpy.dtype``, and ``_codecs.encode``
+    for ``bytes`` written with protocol 2. Any other global is refused before it is called.
+    """
+
+    ALLOWED = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    })
+
+    def __init__(self, file, *, source: str | os.PathLike) -> None:
+        super().__init__(file, encoding="bytes")
+        self._source = str(source)
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise DataFormatError(f"{self._source}: refuses to unpickle global {module}.{name} (a CIFAR-10 batch "
+                                  "holds only dicts, lists, bytes and numpy arrays); this is not a CIFAR-10 "
+                                  "python batch file, re-download it with `ssnenas search --data cifar10:DIR "
+                                  "--download`")
+        if name == "_reconstruct":
+            return _reconstruct
+        if name == "_frombuffer":
+            return _numpy_function("numeric._frombuffer")
+        if name == "encode":
+            return _encode
+        return np.ndarray if name == "ndarray" else np.dtype
+
+
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 3, 32, 32) uint8 images and labels of one pickled CIFAR-10 batch file."""
+    """(N, 3, 32, 32) uint8 images and labels of one pickled CIFAR-10 batch file, read with
+    :class:`CifarUnpickler` (no code in the file can run)."""
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-    except FileNotFoundError:
+            batch = CifarUnpickler(f, source=path).load()
+    except (FileNotFoundError, DataFormatError):
         raise
     except Exception as exc:
         raise DataFormatError(f"{path}: not a CIFAR-10 python batch file ({type(exc).__name__}: {exc}); "
@@ -120,9 +181,10 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
                               "is this the python version of CIFAR-10 (cifar-10-batches-py)?")
     data = np.asarray(data)
     labels = np.asarray(labels)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+    if (data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1
+            or (labels.size and labels.dtype.kind not in "iu") or len(labels) != len(data)):
         raise DataFormatError(f"{path}: b'data' must be uint8 of shape (N, 3072) with N labels, got "
-                              f"{data.dtype} {data.shape} and {len(labels)} labels")
+                              f"{data.dtype} {data.shape} and labels {labels.dtype} {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise DataFormatError(f"{path}: labels outside 0..9 (min {labels.min()}, max {labels.max()})")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)

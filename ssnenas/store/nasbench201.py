@@ -3,10 +3,11 @@
 ``prepare_nasbench201(source, dataset, out)`` reads one of
 
 * the official ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``: a ``torch.save``d dict
-  (the layout of the official NAS-Bench-201 release, read by its ``nas_201_api``). It is a *trusted pickle*:
-  ``torch.load(..., weights_only=False)`` runs whatever the file names, so it is only called on a file whose
-  **name** is one of the two official names (the files are published under those names; a renamed or other
-  file needs ``trust_pickle=True`` / ``--trust-pickle``). The whole dict is unpickled at once: the v1_1 file
+  (the layout of the official NAS-Bench-201 release, read by its ``nas_201_api``). It is read as *data*:
+  ``torch.load(..., weights_only=True)`` with only the numpy scalar and dtype types it holds allowed
+  (:data:`PTH_SAFE_GLOBALS`), so no code can run from it whatever its name; a file that names anything
+  else is refused unless ``trust_pickle=True`` / ``--trust-pickle``, which unpickles it fully
+  (``weights_only=False``, runs whatever the file names). The whole dict is read at once: the v1_1 file
   needs about **30 GB of RAM** (v1_0 an estimated 10-15 GB); on a smaller machine use the NATS folder.
 * a NATS-Bench topology folder ``NATS-tss-v1_0-3ffb9-simple`` (the layout that the ``nats_bench`` package
   reads): ``meta.pickle.pbz2`` plus one ``{index:06d}.pickle.pbz2`` per arch, read arch by arch (constant
@@ -46,7 +47,7 @@ from ssnenas.store.nb201_pickle import load_pbz2
 log = logging.getLogger(__name__)
 
 DATASETS = ("cifar10-valid", "cifar100", "ImageNet16-120")
-#: The two official file names; only these are unpickled without ``trust_pickle``.
+#: The two official file names (named in messages; a name grants no trust: every .pth is read as data).
 OFFICIAL_PTH_NAMES = ("NAS-Bench-201-v1_0-e61699.pth", "NAS-Bench-201-v1_1-096897.pth")
 NUM_ARCHS = 15_625
 VAL_SET = "x-valid"
@@ -243,28 +244,74 @@ def _progress(iterable: Iterable, total: int, desc: str) -> Iterable:
     return tqdm(iterable, total=total, desc=desc, unit="arch", disable=None, leave=False)
 
 
-def load_trusted_pth(path: Path, *, trust_pickle: bool = False) -> Any:
-    """``torch.load`` the official .pth (a trusted pickle) after the file-name check.
+def _pth_safe_globals() -> list[Any]:
+    """What a NAS-Bench-201 .pth may name besides torch's own plain types: numpy scalars (under their
+    numpy 1 and numpy 2 module names), ``numpy.dtype`` and the numeric dtype classes a scalar's dtype
+    is rebuilt with. No array, no object dtype, no callable that does more than build a number."""
+    import importlib
 
-    The check is by name because the official files are published as :data:`OFFICIAL_PTH_NAMES`;
-    hashing 2-5 GB first would double the read time and the sha256 of the originals is not published.
+    import numpy as np
+
+    try:
+        scalar = importlib.import_module("numpy._core.multiarray").scalar
+    except ModuleNotFoundError:  # numpy < 2
+        scalar = importlib.import_module("numpy.core.multiarray").scalar
+    dtype_classes = {type(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDG"} - {np.dtype}
+    return [(scalar, "numpy._core.multiarray.scalar"), (scalar, "numpy.core.multiarray.scalar"), np.dtype,
+            *sorted(dtype_classes, key=lambda t: t.__name__)]
+
+
+#: Names of the globals a .pth may hold (for the docs and tests; the objects come from _pth_safe_globals).
+PTH_SAFE_GLOBALS = ("numpy._core.multiarray.scalar", "numpy.core.multiarray.scalar", "numpy.dtype",
+                    "numpy.dtypes.<numeric>DType")
+
+
+def _refusal_reason(message: str) -> str | None:
+    """The line of torch's weights-only refusal that names a global or type the file holds, or None
+    when the refusal is about the bytes themselves (not a pickle: a corrupt or foreign file)."""
+    if "Weights only load failed" not in message:
+        return None
+    for line in message.splitlines():
+        if "GLOBAL" in line or "Can only build" in line:
+            return line.strip().rstrip(".")
+    return None
+
+
+def load_trusted_pth(path: Path, *, trust_pickle: bool = False) -> Any:
+    """The dict of a NAS-Bench-201 .pth, read as data (``torch.load(weights_only=True)`` allowing only
+    :func:`_pth_safe_globals`); with ``trust_pickle`` fully unpickled (``weights_only=False``).
+
+    Why not by name: a file name says nothing about where a file came from, and the official files'
+    sha256 is not published; a weights-only read refuses code whatever the file is called, and reads
+    the real layout (plain dicts, lists, tuples, floats and numpy scalars) all the same.
     """
-    if path.name not in OFFICIAL_PTH_NAMES and not trust_pickle:
-        raise InputError(
-            f"{path}: refusing to unpickle a .pth that is not named like an official NAS-Bench-201 file "
-            f"({' or '.join(OFFICIAL_PTH_NAMES)}); a pickle can run code. If you trust this file, pass "
-            "--trust-pickle, or convert a NATS-tss-v1_0-3ffb9-simple folder instead")
     import torch
 
-    log.warning("unpickling %s with torch.load(weights_only=False): a trusted pickle (it can run code); "
-                "the v1_1 file needs about 30 GB of RAM, use the NATS-tss-v1_0-3ffb9-simple folder on "
-                "smaller machines", path)
+    if trust_pickle:
+        log.warning("unpickling %s with torch.load(weights_only=False) (--trust-pickle): a trusted pickle "
+                    "(it can run code); the v1_1 file needs about 30 GB of RAM, use the "
+                    "NATS-tss-v1_0-3ffb9-simple folder on smaller machines", path)
+    else:
+        log.warning("reading %s with torch.load(weights_only=True) (data only, no code runs); the v1_1 file "
+                    "needs about 30 GB of RAM, use the NATS-tss-v1_0-3ffb9-simple folder on smaller machines",
+                    path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        if trust_pickle:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_pth_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise DataFormatError(f"{path}: file not found; pass the path of NAS-Bench-201-v1_1-096897.pth") from exc
     except Exception as exc:  # torch raises many types for a corrupt archive
-        raise DataFormatError(f"{path}: cannot be read by torch.load ({type(exc).__name__}: {exc}); the file "
+        reason = None if trust_pickle else _refusal_reason(str(exc))
+        if reason:
+            raise DataFormatError(
+                f"{path}: refused: not plain NAS-Bench-201 data ({reason}); a pickle can run "
+                "code. Only if you trust where this file came from, pass --trust-pickle; or convert a "
+                "NATS-tss-v1_0-3ffb9-simple folder instead") from None
+        detail = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), None) or \
+            (str(exc).splitlines()[0] if str(exc) else "")
+        raise DataFormatError(f"{path}: cannot be read by torch.load ({type(exc).__name__}: {detail}); the file "
                               "is truncated or not a NAS-Bench-201 .pth, re-download it") from exc
 
 
@@ -517,8 +564,8 @@ def prepare_nasbench201(source: Path, dataset: str, out: Path, *, val_column: st
                         test_column: str | None = None, trust_pickle: bool = False) -> Path:
     """Convert a NAS-Bench-201 source into the store of ``dataset`` under ``out``; return its path.
 
-    ``source`` is the official .pth (trusted pickle, see the module docstring; refused unless named
-    like an official file or ``trust_pickle``), a NATS-Bench topology folder, or a CSV (``val_column``,
+    ``source`` is the official .pth (read as data, see the module docstring; a file holding anything
+    else is refused unless ``trust_pickle``), a NATS-Bench topology folder, or a CSV (``val_column``,
     default ``<dataset>_val_acc``; ``test_column`` optional). Raises :class:`InputError` for a bad
     argument and :class:`DataFormatError` for a bad file; nothing is written then.
     """
@@ -546,7 +593,7 @@ def prepare_nasbench201(source: Path, dataset: str, out: Path, *, val_column: st
     else:
         if kind == "pth":
             records = iter_pth_archs(source, dataset, trust_pickle=trust_pickle)
-            fingerprint = None  # hashed after the trust check, inside the read
+            fingerprint = None  # hashed after the read has checked the file
         else:
             records = iter_nats_archs(source, dataset)
             fingerprint = folder_fingerprint(source)

@@ -86,8 +86,3 @@ def load_pbz2(path: str | os.PathLike) -> Any:
         raise DataFormatError(f"{path}: not a readable bz2 pickle ({type(exc).__name__}: {exc}); the file "
                               "is corrupt or truncated, re-extract NATS-tss-v1_0-3ffb9-simple.tar") from exc
 
-
-def dump_pbz2(obj: Any, path: str | os.PathLike) -> None:
-    """Write ``obj`` as a bz2-compressed protocol-4 pickle (the NATS-Bench layout; used by tests)."""
-    with bz2.open(path, "wb") as f:
-        pickle.dump(obj, f, protocol=4)
