@@ -21,3 +21,8 @@ class DataFormatError(SsnenasError):
 
 class StoreError(SsnenasError):
     """A prepared benchmark store that is missing, of the wrong kind, or lacks a key."""
+
+
+class RunFolderBusy(InputError):
+    """A run folder that another command holds (its ``.lock``, :mod:`ssnenas.runlock`): two writers
+    of one folder would run the same tasks twice and could mix two runs' files."""
