@@ -303,15 +303,19 @@ class RunLock:
             raise InputError(f"{self.path}: this RunLock holds it already; release it first")
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(f"{self.folder}: exists and is not a directory; pass a run folder")
-        if not self.folder.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._made_folder = True
         info = self._content()
         payload = (json.dumps(info, indent=1, sort_keys=True) + "\n").encode()
         notes = []
         try:
+            if not self.folder.exists():
+                try:
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise InputError(f"{self.folder}: cannot make this run folder ({exc.strerror or exc}); "
+                                     "pass a folder you can write to") from exc
+                self._made_folder = True
             deadline = time.monotonic() + _ACQUIRE_S
-            while not _create(self.path, payload, info["token"]):
+            while not self._create(payload, info["token"]):
                 if time.monotonic() > deadline:
                     raise RunFolderBusy(f"{self.folder}: its lock {self.path} kept changing hands for {_ACQUIRE_S:g} s "
                                         "while this command tried to take it; another command is starting there: "
@@ -334,6 +338,13 @@ class RunLock:
             if self.on_note is not None:
                 self.on_note(self.note)
         return self
+
+    def _create(self, payload: bytes, token: str) -> bool:
+        try:
+            return _create(self.path, payload, token)
+        except OSError as exc:  # unwritable, read-only, a file in the way, ...
+            raise InputError(f"{self.folder}: cannot write its lock {self.path} ({exc.strerror or exc}); "
+                             "pass a run folder you can write to") from exc
 
     def _remove_stale(self, stale: dict[str, Any]) -> bool:
         """Remove the dead holder's lock ``stale``; True if this command removed it.

@@ -309,3 +309,19 @@ def test_a_file_is_not_a_run_folder(tmp_path):
     f.write_text("x")
     with pytest.raises(InputError, match="exists and is not a directory"):
         hold_run_folder(f, "x").__enter__()
+
+
+def test_an_unwritable_place_is_one_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match=r"^.*/file/run: cannot make this run folder \(.*\); pass a folder"):
+        hold_run_folder(blocker / "run", "x").__enter__()
+
+    def refused(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("ssnenas.runlock._create", refused)  # a read-only folder (root would write anyway)
+    with pytest.raises(InputError, match=r"cannot write its lock .*/\.lock \(Permission denied\); pass a run "
+                                         "folder you can write to$"):
+        hold_run_folder(tmp_path / "run", "x").__enter__()
+    assert not (tmp_path / "run").exists()  # the folder it made for the lock is gone again
