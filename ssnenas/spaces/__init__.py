@@ -1,8 +1,9 @@
 """Search spaces: one module per space, each holding all of that space's knowledge.
 
-``get_space(name)`` returns the (stateless) space object for ``nasbench101``, ``nasbench201`` or
-``darts``; the original NPENAS/SSNENAS code's names (``nasbench_101``, ``nasbench_201``) and the short
-ones (``nb101``, ``nb201``, ``nb301``) are aliases.
+``get_space(name)`` returns the (stateless) space object for ``nasbench101``, ``nasbench201``,
+``darts`` or ``transnas101-micro``; the original NPENAS/SSNENAS code's names (``nasbench_101``,
+``nasbench_201``), NASLib's ``transbench101_micro`` and the short ones (``nb101``, ``nb201``, ``nb301``,
+``tnb101-micro``) are aliases.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import importlib
 from ssnenas.errors import InputError
 from ssnenas.spaces.base import Graph, SearchSpace
 
-_MODULES = {"nasbench101": "nasbench101", "nasbench201": "nasbench201", "darts": "darts"}
+_MODULES = {"nasbench101": "nasbench101", "nasbench201": "nasbench201", "darts": "darts",
+            "transnas101-micro": "transnas101"}
 _ALIASES = {"nb101": "nasbench101", "nb201": "nasbench201", "nb301": "darts",
-            "nasbench_101": "nasbench101", "nasbench_201": "nasbench201"}
+            "nasbench_101": "nasbench101", "nasbench_201": "nasbench201",
+            "tnb101-micro": "transnas101-micro", "transnas101_micro": "transnas101-micro",
+            "transbench101_micro": "transnas101-micro"}
 
 
 def space_names() -> list[str]:
@@ -37,7 +41,7 @@ def canonical_name(name: str) -> str:
 
 def get_space(name: str) -> SearchSpace:
     """The space object registered as ``name`` (aliases nasbench_101, nasbench_201, nb101, nb201,
-    nb301 accepted)."""
+    nb301, tnb101-micro, transnas101_micro, transbench101_micro accepted)."""
     canonical = canonical_name(name)
     module = importlib.import_module(f"ssnenas.spaces.{_MODULES[canonical]}")
     return module.SPACE
