@@ -113,7 +113,9 @@ def canonical_darts(g: Any) -> Canon:
 
 
 CANONICAL: dict[str, Callable[[Any], Canon]] = {
-    "nasbench201": canonical_nb201, "nasbench101": canonical_nb101, "darts": canonical_darts}
+    "nasbench201": canonical_nb201, "nasbench101": canonical_nb101, "darts": canonical_darts,
+    # the NAS-Bench-201 cell with 4 ops, its zero op also named "none": the same canonical form
+    "transnas101-micro": canonical_nb201}
 
 
 # -- counting --------------------------------------------------------------------------------------

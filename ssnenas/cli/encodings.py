@@ -71,7 +71,7 @@ def _archs(args: argparse.Namespace, space: Any) -> tuple[list, str]:
                              f"--space {store.space.name} or a {space.name} store")
         pool = list(store.column("arch"))
         source = f"store {store.path}"
-    elif space.name == "nasbench201":
+    elif hasattr(space, "all_archs"):  # a space small enough to list (NB201, TransNAS-Bench-101 micro)
         pool, source = list(space.all_archs()), "all cells"
     else:
         n = args.num_archs or DEFAULT_SAMPLED
