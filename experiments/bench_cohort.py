@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from experiments.benchmark import PREDICTOR_KINDS, initial_architectures, task_seed
+from ssnenas.runner.config import initial_architectures, parse_assignments, parse_overrides, predictor_for, task_seed
 from ssnenas.errors import InputError
 
 STUDY_ALGOS = ("random", "rea", "bananas", "npenas-np", "npenas-bo", "npenas-ssrl", "npenas-ssccl")
@@ -43,10 +43,10 @@ STUDY_ALGOS = ("random", "rea", "bananas", "npenas-np", "npenas-bo", "npenas-ssr
 
 def _searchers(name: str, store: Any, trials: list[int], *, seed: int, budget: int,
                predictors: dict[str, str], overrides: dict[str, Any], device: str = "cpu") -> list[Any]:
-    from search_algos import make_searcher
+    from search_algos import REGISTRY
 
-    ckpt = next((predictors.get(k) for k, prefix in PREDICTOR_KINDS.items() if name.startswith(prefix)), None)
-    return [make_searcher(name, space=store.space.name, store=store, seed=task_seed(seed, t, name), budget=budget,
+    ckpt = predictor_for(name, predictors)
+    return [REGISTRY.make(name, space=store.space.name, store=store, seed=task_seed(seed, t, name), budget=budget,
                           initial_archs=initial_architectures(store.space, store, seed, t),
                           predictor_checkpoint=ckpt, device=device, **overrides) for t in trials]
 
@@ -67,21 +67,21 @@ def _best(history: list[dict]) -> float:
 def measure(name: str, store: Any, *, trials: int, single_trials: int, cohort: int, seed: int, budget: int,
             predictors: dict[str, str], overrides: dict[str, Any], device: str = "cpu") -> dict[str, Any]:
     """Time both paths for one algorithm and compare their trials."""
-    from search_algos import run_cohort, run_direct
+    from search_algos import REGISTRY
 
     ids = list(range(trials))
     single_ids = ids[:single_trials]
     kw = dict(seed=seed, budget=budget, predictors=predictors, overrides=overrides, device=device)
     alone = _searchers(name, store, single_ids, **kw)
     t0 = time.perf_counter()
-    single = [run_direct(s, _evaluator(store), budget) for s in alone]
+    single = [REGISTRY.run_direct(s, _evaluator(store), budget) for s in alone]
     single_s = time.perf_counter() - t0
     together = _searchers(name, store, ids, **kw)
     t0 = time.perf_counter()
     cohorts: list[Any] = []
     for start in range(0, trials, cohort):
-        cohorts += run_cohort(together[start:start + cohort], [_evaluator(store)] * len(together[start:start + cohort]),
-                              budget)
+        chunk = together[start:start + cohort]
+        cohorts += REGISTRY.run_cohort(chunk, [_evaluator(store)] * len(chunk), budget)
     cohort_s = time.perf_counter() - t0
     failed = [r for r in cohorts if isinstance(r, BaseException)]
     if failed:
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--algos", nargs="+", default=list(STUDY_ALGOS), metavar="ALGO")
     p.add_argument("--trials", type=int, default=8, help="trials of the cohort path (N)")
     p.add_argument("--single-trials", type=int, default=2, help="of those, timed on the one-trial path (M)")
-    p.add_argument("--cohort-size", default="auto", help="C, or auto (search_algos.COHORT_SIZES, capped by N)")
+    p.add_argument("--cohort-size", default="auto",
+                   help="C, or auto (the benchmark's rule: search_algos.REGISTRY.auto_cohort_size)")
     p.add_argument("--budget", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--predictor", nargs="+", default=[], metavar="KIND=CKPT",
@@ -143,15 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="where predictors train (cpu, cuda)")
     p.add_argument("--json", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
-    from experiments.benchmark import _parse_assignments, _parse_overrides
-    from search_algos import COHORT_SIZES
+    from search_algos import REGISTRY
     from ssnenas.store import BenchmarkStore
 
     try:
         if not 1 <= args.single_trials <= args.trials:
             raise InputError(f"--single-trials {args.single_trials}: pass 1 to --trials ({args.trials})")
-        predictors = _parse_assignments(args.predictor, "--predictor")
-        overrides = _parse_overrides(args.overrides)
+        predictors = parse_assignments(args.predictor, "--predictor")
+        overrides = parse_overrides(args.overrides)
         store = BenchmarkStore.open(args.data)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -160,9 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     rows = []
     for name in args.algos:
-        c = (COHORT_SIZES.get(name, COHORT_SIZES.get(name.partition(":")[0], 1)) if args.cohort_size == "auto"
-             else int(args.cohort_size))
-        c = max(1, min(c, args.trials))
+        c = (REGISTRY.auto_cohort_size(name, args.trials) if args.cohort_size == "auto"
+             else max(1, min(int(args.cohort_size), args.trials)))
         row = measure(name, store, trials=args.trials, single_trials=args.single_trials, cohort=c,
                       seed=args.seed, budget=args.budget, predictors=predictors,
                       overrides={**overrides.get("*", {}), **overrides.get(name, {})}, device=args.device)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from experiments import benchmark as bm
+from ssnenas.runner import driver
 from ssnenas.analysis.report import build_report
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,8 +98,50 @@ def test_a_finished_run_says_so_without_starting_ray(ray_session, nb201_store, t
     def no_ray(*args, **kwargs):
         raise AssertionError("a finished run started Ray")
 
-    monkeypatch.setattr(bm, "connect_ray", no_ray)
+    monkeypatch.setattr(driver, "connect_ray", no_ray)
     assert bm.main(argv) == 0
     out = capsys.readouterr().out
     assert out == f"{run}: all 2 tasks are already done; nothing to run (`ssnenas report {run}` shows the results)\n"
     assert (run / "summary.json").read_bytes() == summary  # the numbers of the run that did the work
+
+
+def lose_cohort(searchers, evaluators, budget):
+    """A cohort task that fails the way a task does when this node's raylet dies (see the test below)."""
+    raise RuntimeError("simulated loss of this node's raylet")
+
+
+def test_a_lost_cohort_task_returned_first_ends_the_run_counting_each_of_its_trials(
+        ray_session, nb201_store, tmp_path, monkeypatch, capsys):
+    """The first task back is a cohort lost with Ray: the run ends with its one line (no
+    UnboundLocalError), and every trial of that cohort leaves the dashboard's queue, not one."""
+    import dataclasses
+
+    import ray.cloudpickle
+
+    _search_algos()
+    import search_algos
+    from ssnenas.runner import BenchmarkConfig, run_benchmark
+    from ssnenas.runner.metrics import RunMetrics
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(driver, "_ray_lost",
+                        lambda exc: "this node's raylet died" if "simulated loss" in str(exc) else None)
+    left: list[tuple[str, bool]] = []
+    real_finished = RunMetrics.finished
+
+    def finished(self, algorithm, table):
+        left.append((algorithm, table is None))
+        real_finished(self, algorithm, table)
+
+    monkeypatch.setattr(RunMetrics, "finished", finished)
+    registry = dataclasses.replace(search_algos.REGISTRY, run_cohort=lose_cohort)
+    run = tmp_path / "run"
+    config = BenchmarkConfig(space="nasbench201", data=nb201_store, algorithms=("npenas-np",), trials=3,
+                             budget=12, seed=1, out=run, progress=False, cohort_size=3)
+    summary = run_benchmark(config, registry)
+    assert summary["ray_lost"] == "this node's raylet died" and not summary["complete"]
+    assert summary["tasks_run"] == 0 and summary["tasks_failed"] == 0 and summary["cohorts_split"] == 0
+    assert left == [("npenas-np", True)] * 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"error: Ray stopped mid-run (this node's raylet died); 0/3 tasks finished and are kept in "
+                    f"{run}; re-run the same command to resume the other 3")

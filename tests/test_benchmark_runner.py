@@ -1,5 +1,5 @@
-"""The distributed benchmark runner (experiments/benchmark.py) on the real NB201 table, with the
-session-wide local Ray: paired initial archs, recorded seeds, per-task Parquet files, resume,
+"""The distributed benchmark runner (ssnenas.runner, behind `ssnenas benchmark`) on the real NB201
+table, with the session-wide local Ray: paired initial archs, recorded seeds, per-task Parquet files, resume,
 config mismatch, and the one-line bad-input errors of the CLI.
 
 The searchers here are a tiny local stand-in (random and best-mutation local search) so the
@@ -19,7 +19,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from experiments import benchmark as bm
+from ssnenas import runner
+from ssnenas.runner import shipping
+from ssnenas.runner.registry import AlgorithmRegistry
 from ssnenas.analysis.runs import finished_tasks, read_results, result_path
 from ssnenas.errors import InputError
 
@@ -89,6 +91,10 @@ class ToyBackend:
         time.sleep(self.sleep)
         return out
 
+    def registry(self) -> AlgorithmRegistry:
+        """These toy searchers as the runner takes them (one trial per task, no settings check)."""
+        return AlgorithmRegistry(names=ALGOS, make=self.make_searcher, run_direct=self.run_direct)
+
 
 import ray.cloudpickle  # noqa: E402
 
@@ -96,11 +102,11 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-def _config(store: Path, out: Path, **kw) -> bm.BenchmarkConfig:
+def _config(store: Path, out: Path, **kw) -> runner.BenchmarkConfig:
     args = dict(space="nasbench201", data=store, algorithms=ALGOS, trials=3, budget=20, seed=7, out=out,
                 progress=False)
     args.update(kw)
-    return bm.BenchmarkConfig(**args)
+    return runner.BenchmarkConfig(**args)
 
 
 def _executions(log: Path) -> list[str]:
@@ -112,29 +118,29 @@ def finished_run(ray_session, nb201_store, tmp_path_factory):
     """One complete 2 algorithms x 3 trials, budget 20 run (shared by the tests below)."""
     root = tmp_path_factory.mktemp("run")
     log = root / "executions.txt"
-    summary = bm.run_benchmark(_config(nb201_store, root / "A"), backend=ToyBackend(log))
+    summary = runner.run_benchmark(_config(nb201_store, root / "A"), ToyBackend(log).registry())
     return root / "A", log, summary
 
 
 # -- seeds and the paired initial population ------------------------------------------------------
 def test_task_seeds_are_derived_per_trial_and_algorithm():
-    assert bm.task_seed(7, 0, "rea") == bm.task_seed(7, 0, "rea")
-    seeds = {bm.task_seed(7, t, a) for t in range(50) for a in ("rea", "random", "npenas-np")}
+    assert runner.task_seed(7, 0, "rea") == runner.task_seed(7, 0, "rea")
+    seeds = {runner.task_seed(7, t, a) for t in range(50) for a in ("rea", "random", "npenas-np")}
     assert len(seeds) == 150
-    assert bm.task_seed(7, 0, "rea") != bm.task_seed(8, 0, "rea")
+    assert runner.task_seed(7, 0, "rea") != runner.task_seed(8, 0, "rea")
 
 
 def test_initial_architectures_are_distinct_in_store_and_reproducible(nb201_store):
     from ssnenas.store.table import BenchmarkStore
 
     store = BenchmarkStore.open(nb201_store)
-    a = bm.initial_architectures(store.space, store, 7, 3)
-    assert a == bm.initial_architectures(store.space, store, 7, 3)
-    assert a != bm.initial_architectures(store.space, store, 7, 4)
+    a = runner.initial_architectures(store.space, store, 7, 3)
+    assert a == runner.initial_architectures(store.space, store, 7, 3)
+    assert a != runner.initial_architectures(store.space, store, 7, 4)
     keys = [store.space.key(store.space.from_str(x)) for x in a]
-    assert len(set(keys)) == bm.NUM_INITIAL and all(k in store for k in keys)
-    drawn = bm.initial_architectures(store.space, store, 7, 3, sampling="space")
-    assert drawn != a and len({store.space.key(store.space.from_str(x)) for x in drawn}) == bm.NUM_INITIAL
+    assert len(set(keys)) == runner.NUM_INITIAL and all(k in store for k in keys)
+    drawn = runner.initial_architectures(store.space, store, 7, 3, sampling="space")
+    assert drawn != a and len({store.space.key(store.space.from_str(x)) for x in drawn}) == runner.NUM_INITIAL
     assert all(store.space.key(store.space.from_str(x)) in store for x in drawn)
 
 
@@ -152,7 +158,7 @@ def test_run_writes_one_parquet_per_task_with_the_documented_rows(finished_run, 
         t = pq.read_table(path).to_pydict()
         assert t["query"] == list(range(1, 21))
         assert set(t["trial"]) == {trial} and set(t["algorithm"]) == {algo}
-        assert set(t["seed"]) == {bm.task_seed(7, trial, algo)}
+        assert set(t["seed"]) == {runner.task_seed(7, trial, algo)}
         # every number is the store's, and the running columns are max / argmax-by-val
         ref = store.lookup(t["key"])
         np.testing.assert_array_equal(t["val_acc"], ref["val_acc"])
@@ -172,7 +178,7 @@ def test_run_writes_one_parquet_per_task_with_the_documented_rows(finished_run, 
             first.setdefault((trial, algo), []).append(arch)
     for trial in range(3):
         assert first[(trial, "toy-random")] == first[(trial, "toy-local")]
-        assert first[(trial, "toy-random")] == bm.initial_architectures(store.space, store, 7, trial)
+        assert first[(trial, "toy-random")] == runner.initial_architectures(store.space, store, 7, trial)
     assert first[(0, "toy-random")] != first[(1, "toy-random")]
     # config and summary
     config = json.loads((run / "config.json").read_text())
@@ -202,26 +208,26 @@ def test_resume_skips_finished_tasks_and_reproduces_the_same_results(finished_ru
         result_path(partial, trial, algo).unlink()  # as if these tasks never finished
     kept = {k: p.read_bytes() for k, p in finished_tasks(partial).items()}
     log = tmp_path / "executions.txt"
-    summary = bm.run_benchmark(_config(nb201_store, partial), backend=ToyBackend(log))
+    summary = runner.run_benchmark(_config(nb201_store, partial), ToyBackend(log).registry())
     assert summary["tasks_run"] == 2 and summary["tasks_done_before"] == 4 and summary["complete"]
-    assert sorted(_executions(log)) == sorted([f"toy-local {bm.task_seed(7, 1, 'toy-local')}",
-                                               f"toy-random {bm.task_seed(7, 2, 'toy-random')}"])
+    assert sorted(_executions(log)) == sorted([f"toy-local {runner.task_seed(7, 1, 'toy-local')}",
+                                               f"toy-random {runner.task_seed(7, 2, 'toy-random')}"])
     for k, data in kept.items():  # finished files are not touched
         assert finished_tasks(partial)[k].read_bytes() == data
     assert read_results(partial).select(DETERMINISTIC).equals(read_results(run).select(DETERMINISTIC))
-    again = bm.run_benchmark(_config(nb201_store, partial), backend=ToyBackend(log))
+    again = runner.run_benchmark(_config(nb201_store, partial), ToyBackend(log).registry())
     assert again["tasks_run"] == 0 and again["complete"] and len(_executions(log)) == 2
 
 
 def test_a_failing_task_is_reported_and_rerun_next_time(ray_session, nb201_store, tmp_path):
     log = tmp_path / "executions.txt"
-    summary = bm.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2),
-                               backend=ToyBackend(log, fail="toy-local"))
+    summary = runner.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2),
+                                   ToyBackend(log, fail="toy-local").registry())
     assert not summary["complete"] and summary["tasks_failed"] == 2 and summary["tasks_run"] == 2
     assert summary["failures"][0].endswith("toy-local: ValueError: toy-local is broken")
     assert sorted(finished_tasks(tmp_path / "run")) == [(0, "toy-random"), (1, "toy-random")]
     assert len(_executions(log)) == 4  # a raising task is not retried by Ray (retry_exceptions=False)
-    again = bm.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2), backend=ToyBackend(log))
+    again = runner.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2), ToyBackend(log).registry())
     assert again["complete"] and again["tasks_run"] == 2 and again["tasks_done_before"] == 2
     assert [x.split()[0] for x in _executions(log)[4:]] == ["toy-local", "toy-local"]
 
@@ -230,9 +236,9 @@ def test_a_different_config_into_the_same_run_is_an_error(finished_run, nb201_st
     run, log, _ = finished_run
     before = {k: p.read_bytes() for k, p in finished_tasks(run).items()}
     with pytest.raises(InputError, match=r"different config \(budget: 30 now vs 20 there"):
-        bm.run_benchmark(_config(nb201_store, run, budget=30), backend=ToyBackend(log))
+        runner.run_benchmark(_config(nb201_store, run, budget=30), ToyBackend(log).registry())
     with pytest.raises(InputError, match=r"algorithms: \['toy-random'\] now"):
-        bm.run_benchmark(_config(nb201_store, run, algorithms=("toy-random",)), backend=ToyBackend(log))
+        runner.run_benchmark(_config(nb201_store, run, algorithms=("toy-random",)), ToyBackend(log).registry())
     assert {k: p.read_bytes() for k, p in finished_tasks(run).items()} == before
     assert len(_executions(log)) == 6
 
@@ -241,9 +247,9 @@ def test_a_run_is_extended_by_more_algorithms_on_the_same_paired_trials(finished
     run, _, _ = finished_run
     log = tmp_path / "executions.txt"
     part = tmp_path / "part"
-    bm.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), backend=ToyBackend(log))
+    runner.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), ToyBackend(log).registry())
     kept = {k: p.read_bytes() for k, p in finished_tasks(part).items()}
-    summary = bm.run_benchmark(_config(nb201_store, part), backend=ToyBackend(log))
+    summary = runner.run_benchmark(_config(nb201_store, part), ToyBackend(log).registry())
     assert summary["complete"] and summary["tasks_run"] == 3 and summary["tasks_done_before"] == 3
     assert sorted(x.split()[0] for x in _executions(log)) == ["toy-local"] * 3 + ["toy-random"] * 3
     assert {k: finished_tasks(part)[k].read_bytes() for k in kept} == kept  # the first algorithm untouched
@@ -253,7 +259,7 @@ def test_a_run_is_extended_by_more_algorithms_on_the_same_paired_trials(finished
     assert cfg["algorithms"] == list(ALGOS) and [e["added"] for e in cfg["extended"]] == [["toy-local"]]
     # now the run has both: fewer algorithms is still a different config
     with pytest.raises(InputError, match=r"algorithms: \['toy-random'\] now"):
-        bm.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), backend=ToyBackend(log))
+        runner.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), ToyBackend(log).registry())
 
 
 def test_a_packed_run_unpacked_elsewhere_resumes_without_repeating_work(finished_run, nb201_store, tmp_path):
@@ -264,7 +270,7 @@ def test_a_packed_run_unpacked_elsewhere_resumes_without_repeating_work(finished
     moved = tmp_path / "elsewhere"
     assert unpack_run(tmp_path / "random.parquet", moved)["written"] == 3
     log = tmp_path / "executions.txt"
-    summary = bm.run_benchmark(_config(nb201_store, moved), backend=ToyBackend(log))
+    summary = runner.run_benchmark(_config(nb201_store, moved), ToyBackend(log).registry())
     assert summary["complete"] and summary["tasks_done_before"] == 3 and summary["tasks_run"] == 3
     assert sorted(x.split()[0] for x in _executions(log)) == ["toy-local"] * 3
     assert read_results(moved).select(DETERMINISTIC).equals(read_results(run).select(DETERMINISTIC))
@@ -277,15 +283,15 @@ def test_store_reaches_a_node_without_the_file_through_the_object_store(ray_sess
 
     src = next(nb201_store.glob("*.parquet"))
     data = src.read_bytes()
-    ship = bm.StoreShipment(path=str(tmp_path / "elsewhere" / src.name), sha256=file_sha256(src),
+    ship = runner.StoreShipment(path=str(tmp_path / "elsewhere" / src.name), sha256=file_sha256(src),
                             size=len(data), bytes_ref=[ray_session.put(data)])
-    bm._STORES.pop(ship.sha256, None)
+    shipping._STORES.pop(ship.sha256, None)
     try:
-        store = bm.open_shipped_store(ship)
+        store = runner.open_shipped_store(ship)
         assert store.path != src and store.path.read_bytes() == data and store.num_archs == 15625
-        assert bm.open_shipped_store(ship) is store  # opened once per process
+        assert runner.open_shipped_store(ship) is store  # opened once per process
     finally:
-        bm._STORES.pop(ship.sha256, None)
+        shipping._STORES.pop(ship.sha256, None)
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -296,7 +302,7 @@ def toy_search_algos(monkeypatch):
 
     module = types.ModuleType("search_algos")
     backend = ToyBackend()
-    module.ALGORITHMS, module.make_searcher, module.run_direct = ALGOS, backend.make_searcher, backend.run_direct
+    module.REGISTRY = backend.registry()
     monkeypatch.setitem(sys.modules, "search_algos", module)
 
 
@@ -343,19 +349,21 @@ def test_bad_input_into_an_existing_run_keeps_its_results(finished_run, nb201_st
 
 
 def test_python_module_entry_point_is_the_same_command(capsys, toy_search_algos, nb201_store, tmp_path):
-    rc = bm.main(["--space", "nasbench201", "--data", str(nb201_store), "--algos", "toy-random", "--trials", "1",
-                  "--budget", "5", "--out", str(tmp_path / "r")])
+    from experiments import benchmark as benchmark_script
+
+    rc = benchmark_script.main(["--space", "nasbench201", "--data", str(nb201_store), "--algos", "toy-random",
+                                "--trials", "1", "--budget", "5", "--out", str(tmp_path / "r")])
     assert rc == 2 and "--budget 5 is smaller" in capsys.readouterr().err
 
 
 def test_override_and_predictor_arguments_are_parsed():
-    assert bm._parse_overrides(["epochs=50", "npenas-np:lr=0.01", "toy-local:name=abc"]) == {
+    assert runner.parse_overrides(["epochs=50", "npenas-np:lr=0.01", "toy-local:name=abc"]) == {
         "*": {"epochs": 50}, "npenas-np": {"lr": 0.01}, "toy-local": {"name": "abc"}}
     with pytest.raises(InputError, match="expected NAME=VALUE"):
-        bm._parse_overrides(["epochs"])
-    assert bm._predictor_for("npenas-ssrl-fixed", {"ss-rl": Path("/a.pt")}) == "/a.pt"
-    assert bm._predictor_for("npenas-ssccl", {"ss-rl": Path("/a.pt")}) is None
-    assert bm._predictor_for("npenas-np", {"ss-rl": Path("/a.pt")}) is None
+        runner.parse_overrides(["epochs"])
+    assert runner.predictor_for("npenas-ssrl-fixed", {"ss-rl": Path("/a.pt")}) == "/a.pt"
+    assert runner.predictor_for("npenas-ssccl", {"ss-rl": Path("/a.pt")}) is None
+    assert runner.predictor_for("npenas-np", {"ss-rl": Path("/a.pt")}) is None
 
 
 @pytest.mark.slow
@@ -423,12 +431,12 @@ def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(nb
     assert weights_sha256(remade) == weights_sha256(nb201_checkpoints["ss-rl"]) != weights_sha256(other)
 
     run = tmp_path / "run"
-    _, _, first = bm.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
-                              ToyBackend())
-    bm._write_run_config(run / "config.json", first, "t0")
-    bm.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend())  # same study
+    _, first = runner.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
+                               ToyBackend().registry())
+    runner.write_run_config(run / "config.json", first, "t0")
+    runner.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())  # same study
     with pytest.raises(InputError, match="different config \\(predictors: "):
-        bm.validate(_config(nb201_store, run, predictors={"ss-rl": other}), ToyBackend())
+        runner.validate(_config(nb201_store, run, predictors={"ss-rl": other}), ToyBackend().registry())
 
     # a run config from before weights were hashed gains the hash on its next start, and then resumes
     # with the re-made checkpoint too
@@ -436,9 +444,10 @@ def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(nb
                                                 if k != "weights_sha256"}}}
     (run / "config.json").write_text(json.dumps(legacy))
     with pytest.raises(InputError, match="different config \\(predictors: "):
-        bm.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend())  # other file sha256
-    _, _, again = bm.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
-                              ToyBackend())
-    bm._write_run_config(run / "config.json", again, "t1")
+        # other file sha256
+        runner.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())
+    _, again = runner.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
+                               ToyBackend().registry())
+    runner.write_run_config(run / "config.json", again, "t1")
     assert json.loads((run / "config.json").read_text())["predictors"] == first["predictors"]
-    bm.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend())
+    runner.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())

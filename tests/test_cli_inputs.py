@@ -131,7 +131,9 @@ def test_build_requirement_understands_the_license_string():
 def test_benchmark_finds_its_store_in_a_folder_of_store_folders(nb101_500_store, nb201_store, tmp_path):
     """`--data STORES` (prepare_tables' root) picks the store of --space / --dataset in its sub-folders."""
     pytest.importorskip("search_algos")
-    from experiments import benchmark as bm
+    import search_algos
+    from ssnenas import runner as bm
+    from ssnenas.errors import StoreError
 
     root = tmp_path / "stores"
     root.mkdir()
@@ -139,10 +141,10 @@ def test_benchmark_finds_its_store_in_a_folder_of_store_folders(nb101_500_store,
     (root / "nb201-cifar10-valid").symlink_to(nb201_store)
     config = bm.BenchmarkConfig(space="nasbench_201", data=root, algorithms=("random",), trials=1, budget=20,
                                 seed=0, out=tmp_path / "run")
-    _, store, run_config = bm.validate(config)
+    store, run_config = bm.validate(config, search_algos.REGISTRY)
     assert (store.benchmark, store.dataset, run_config["space"]) == ("nasbench201", "cifar10-valid", "nasbench201")
     (root / "again").mkdir()
     (root / "again" / "x.parquet").symlink_to(next(nb201_store.glob("*.parquet")))
-    with pytest.raises(bm.StoreError, match=r"several nasbench201 stores \(cifar10-valid in again/, cifar10-valid "
+    with pytest.raises(StoreError, match=r"several nasbench201 stores \(cifar10-valid in again/, cifar10-valid "
                                             r"in nb201-cifar10-valid/\); select one with --dataset or pass its folder"):
-        bm.validate(config)
+        bm.validate(config, search_algos.REGISTRY)

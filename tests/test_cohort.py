@@ -164,12 +164,12 @@ RUN_OVERRIDES = {"npenas-np": {"epochs": 5, **SMALL}, "bananas": {"epochs": 3, "
 
 
 def _run_config(store_dir, out, **kw):
-    from experiments import benchmark as bm
+    from ssnenas import runner
 
     args = dict(space="nasbench201", data=store_dir, algorithms=RUN_ALGOS, trials=4, budget=20, seed=3, out=out,
                 overrides=RUN_OVERRIDES, progress=False)
     args.update(kw)
-    return bm.BenchmarkConfig(**args)
+    return runner.BenchmarkConfig(**args)
 
 
 def _deterministic(run):
@@ -184,11 +184,12 @@ def test_benchmark_cohorts_write_the_rows_of_one_trial_per_task(ray_session, nb2
     import json
     import shutil
 
-    from experiments import benchmark as bm
+    import search_algos
+    from ssnenas import runner
     from ssnenas.analysis.runs import finished_tasks, result_path
 
-    one = bm.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1))
-    four = bm.run_benchmark(_run_config(nb201_store, tmp_path / "four", cohort_size=4))
+    one = runner.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1), search_algos.REGISTRY)
+    four = runner.run_benchmark(_run_config(nb201_store, tmp_path / "four", cohort_size=4), search_algos.REGISTRY)
     assert one["cohort_sizes"] == {a: 1 for a in RUN_ALGOS}
     assert four["cohort_sizes"] == {a: 4 for a in RUN_ALGOS}
     assert one["tasks_run"] == four["tasks_run"] == 12 and four["complete"]  # trials are counted, not tasks
@@ -202,14 +203,14 @@ def test_benchmark_cohorts_write_the_rows_of_one_trial_per_task(ray_session, nb2
     for trial in (1, 3):
         result_path(partial, trial, "npenas-np").unlink()
     kept = {k: p.read_bytes() for k, p in finished_tasks(partial).items()}
-    again = bm.run_benchmark(_run_config(nb201_store, partial, cohort_size="auto"))
+    again = runner.run_benchmark(_run_config(nb201_store, partial, cohort_size="auto"), search_algos.REGISTRY)
     assert again["tasks_run"] == 2 and again["tasks_done_before"] == 10 and again["complete"]
     assert all(finished_tasks(partial)[k].read_bytes() == v for k, v in kept.items())
     assert _deterministic(partial).equals(_deterministic(tmp_path / "one"))
 
 
 def test_cohorts_are_formed_per_algorithm_from_unfinished_trials():
-    from experiments.benchmark import form_cohorts
+    from ssnenas.runner import form_cohorts
 
     specs = [{"trial": t, "algorithm": a} for t in (0, 2, 3, 5, 6) for a in ("rea", "npenas-bo")]
     tasks = form_cohorts(specs, {"rea": 1, "npenas-bo": 3}, ("rea", "npenas-bo"))
@@ -220,12 +221,15 @@ def test_cohorts_are_formed_per_algorithm_from_unfinished_trials():
 
 def test_auto_cohort_sizes_per_algorithm_and_capped_by_trials(nb201_store, tmp_path):
     import search_algos
-    from experiments import benchmark as bm
+    from ssnenas import runner
 
-    sizes = bm.cohort_sizes(_run_config(nb201_store, tmp_path, algorithms=("random", "rea", "npenas-bo"),
-                                        trials=600), search_algos)
+    sizes = runner.cohort_sizes(_run_config(nb201_store, tmp_path, algorithms=("random", "rea", "npenas-bo"),
+                                            trials=600), search_algos.REGISTRY)
     assert sizes == {"random": 1, "rea": 1, "npenas-bo": search_algos.COHORT_SIZES["npenas-bo"]}
-    assert bm.cohort_sizes(_run_config(nb201_store, tmp_path, trials=3), search_algos)["npenas-np"] == 3
+    assert runner.cohort_sizes(_run_config(nb201_store, tmp_path, trials=3), search_algos.REGISTRY)["npenas-np"] == 3
+    # a fixed variant with its training_nums takes its base name's size
+    assert search_algos.REGISTRY.auto_cohort_size("npenas-ssrl-fixed:20", 600) == \
+        search_algos.COHORT_SIZES["npenas-ssrl-fixed"]
 
 
 @pytest.mark.parametrize("value, message", [
@@ -246,34 +250,24 @@ def test_bad_cohort_size_is_one_line_exit_2_and_writes_nothing(value, message, n
 
 
 def test_a_backend_without_cohorts_runs_one_trial_per_task_or_says_so(nb201_store, tmp_path):
-    import types
-
-    from experiments import benchmark as bm
+    from ssnenas import runner
     from ssnenas.errors import InputError
 
-    backend = types.SimpleNamespace(ALGORITHMS=["random"], make_searcher=make_searcher, run_direct=run_direct)
+    registry = runner.AlgorithmRegistry(names=("random",), make=make_searcher, run_direct=run_direct,
+                                        cohort_sizes={"random": 8})
+    assert not registry.runs_cohorts and registry.auto_cohort_size("random", 100) == 1
     config = _run_config(nb201_store, tmp_path / "run", algorithms=("random",), overrides={})
-    assert bm.cohort_sizes(config, backend) == {"random": 1}
+    assert runner.cohort_sizes(config, registry) == {"random": 1}
     with pytest.raises(InputError, match=r"^--cohort-size 2: these search algorithms cannot run cohorts"):
-        bm.cohort_sizes(_run_config(nb201_store, tmp_path / "run", algorithms=("random",), cohort_size=2), backend)
+        runner.cohort_sizes(_run_config(nb201_store, tmp_path / "run", algorithms=("random",), cohort_size=2),
+                            registry)
 
 
 class DiesOnce:
     """The real search algorithms, but the first cohort task's worker process dies after its work."""
 
-    COHORT_SIZES: dict = {}
-
     def __init__(self, marker):
-        import search_algos
-
         self.marker = str(marker)
-        self.ALGORITHMS = list(search_algos.ALGORITHMS)
-
-    def make_searcher(self, *args, **kwargs):
-        return make_searcher(*args, **kwargs)
-
-    def run_direct(self, *args):
-        return run_direct(*args)
 
     def run_cohort(self, *args):
         import os
@@ -284,6 +278,13 @@ class DiesOnce:
             os._exit(1)  # killed: everything this task did is lost
         return out
 
+    def registry(self):
+        import dataclasses
+
+        import search_algos
+
+        return dataclasses.replace(search_algos.REGISTRY, run_cohort=self.run_cohort, cohort_sizes={})
+
 
 @pytest.mark.slow
 def test_a_killed_cohort_is_retried_and_loses_only_its_own_work(ray_session, nb201_store, tmp_path):
@@ -291,13 +292,15 @@ def test_a_killed_cohort_is_retried_and_loses_only_its_own_work(ray_session, nb2
 
     import ray.cloudpickle
 
-    from experiments import benchmark as bm
+    import search_algos
+    from ssnenas import runner
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     kw = dict(algorithms=("npenas-np",), overrides={"npenas-np": RUN_OVERRIDES["npenas-np"]}, trials=2)
-    summary = bm.run_benchmark(_run_config(nb201_store, tmp_path / "run", cohort_size=2, **kw),
-                               backend=DiesOnce(tmp_path / "died"))
+    summary = runner.run_benchmark(_run_config(nb201_store, tmp_path / "run", cohort_size=2, **kw),
+                                   DiesOnce(tmp_path / "died").registry())
     assert (tmp_path / "died").exists()  # the first attempt was killed
     assert summary["complete"] and summary["tasks_run"] == 2 and summary["tasks_failed"] == 0
-    bm.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1, **kw))
+    assert summary["cohorts_split"] == 1  # retried as two single trials
+    runner.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1, **kw), search_algos.REGISTRY)
     assert _deterministic(tmp_path / "run").equals(_deterministic(tmp_path / "one"))

@@ -122,7 +122,7 @@ def test_unpack_into_another_study_is_an_error_that_writes_nothing(run, tmp_path
 def test_benchmark_out_and_unpack_refuse_the_same_folders(run, tmp_path):
     """One folder check (analysis.runs.holds_run) serves `benchmark --out` and `unpack`: a file or a
     non-empty folder that is not a run is refused by both and left as it was; hidden files do not count."""
-    from experiments.benchmark import _check_run_folder
+    from ssnenas.runner.folder import check_run_folder as _check_run_folder
 
     pack_run(run, tmp_path / "p.parquet")
     a_file = tmp_path / "f.txt"

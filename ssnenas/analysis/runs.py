@@ -1,4 +1,4 @@
-"""The on-disk layout of a run folder, shared by the writers (``experiments``) and the report.
+"""The on-disk layout of a run folder, shared by the writer (``ssnenas.runner``) and the report.
 
 A benchmark run ``RUN/``::
 
@@ -30,8 +30,8 @@ import pyarrow.parquet as pq
 
 from ssnenas.atomic import atomic_path
 from ssnenas.errors import InputError
+from ssnenas.runfolder import CONFIG_FILE, holds_run  # noqa: F401  (holds_run: the one folder check, re-exported)
 
-CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 RESULTS_DIR = "results"
 RUN_KINDS = ("benchmark",)
@@ -131,19 +131,6 @@ def finished_tasks(run: str | os.PathLike) -> dict[tuple[int, str], Path]:
             if a and f.is_file():
                 out[(int(m["trial"]), unquote(a["algo"]))] = f
     return out
-
-
-def holds_run(folder: Path, label: str = "") -> bool:
-    """Whether ``folder`` holds a run (its ``config.json``); False when it is missing or empty (a new
-    run goes there). :class:`InputError`, its message prefixed by ``label`` (e.g. ``"--out "``), when it
-    is a file or a non-empty folder that is not a run: writing there could mix a run into other files."""
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{label}{folder}: exists and is not a directory; pass a run folder")
-    if (folder / CONFIG_FILE).is_file():
-        return True
-    if folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()):
-        raise InputError(f"{label}{folder}: a non-empty folder that is not a benchmark run; pass a new folder")
-    return False
 
 
 def read_config(run: str | os.PathLike) -> dict[str, Any]:
