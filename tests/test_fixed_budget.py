@@ -61,7 +61,9 @@ def test_bad_fixed_names_are_input_errors(name, message):
 
 
 def test_set_reaches_a_fixed_name_with_its_training_nums():
-    from experiments.benchmark import _overrides_for, _parse_overrides, _predictor_for
+    from ssnenas.runner.config import overrides_for as _overrides_for
+    from ssnenas.runner.config import parse_overrides as _parse_overrides
+    from ssnenas.runner.config import predictor_for as _predictor_for
 
     overrides = _parse_overrides(["npenas-ssrl-fixed:20:epochs=50", "lr=0.01"])
     assert overrides == {"npenas-ssrl-fixed:20": {"epochs": 50}, "*": {"lr": 0.01}}

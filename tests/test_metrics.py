@@ -46,9 +46,10 @@ SCRIPT = textwrap.dedent("""
     port, store, out = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              _metrics_export_port=port)
-    from experiments.benchmark import BenchmarkConfig, run_benchmark
+    from search_algos import REGISTRY
+    from ssnenas.runner import BenchmarkConfig, run_benchmark
     summary = run_benchmark(BenchmarkConfig(space="nasbench201", data=store, algorithms=("random", "rea", "npenas-np"),
-                                            trials=2, budget=20, seed=0, out=out, progress=False))
+                                            trials=2, budget=20, seed=0, out=out, progress=False), REGISTRY)
 
     import argparse
     from experiments.darts_search import add_arguments, resolve_settings, run_search

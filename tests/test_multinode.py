@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent(r'''
     import ray
     from ray.cluster_utils import Cluster
 
-    from experiments import benchmark as bm
+    from ssnenas import runner as bm
     from ssnenas.analysis.runs import finished_tasks, read_results
 
     store_dir, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
@@ -74,6 +74,9 @@ SCRIPT = textwrap.dedent(r'''
             time.sleep(self.sleep)
             self._note(f"end {searcher.rng.bit_generator.seed_seq.entropy}")
 
+        def registry(self):
+            return bm.AlgorithmRegistry(names=ALGOS, make=self.make_searcher, run_direct=self.run_direct)
+
 
     def in_flight(log, node):
         """Seeds started on ``node`` and not finished there."""
@@ -101,7 +104,7 @@ SCRIPT = textwrap.dedent(r'''
         # 1. tasks spread over every node
         cfg = bm.BenchmarkConfig(space="nasbench201", data=store_dir, algorithms=ALGOS, trials=6, budget=20,
                                  seed=3, out=out_dir / "spread", progress=False)
-        s1 = bm.run_benchmark(cfg, backend=Backend(sleep=0.6))
+        s1 = bm.run_benchmark(cfg, Backend(sleep=0.6).registry())
         report["spread_summary"] = s1
         report["spread_row_nodes"] = sorted(set(read_results(out_dir / "spread")["node_id"].to_pylist()))
 
@@ -122,7 +125,7 @@ SCRIPT = textwrap.dedent(r'''
 
         cfg2 = bm.BenchmarkConfig(space="nasbench201", data=store_dir, algorithms=ALGOS, trials=8, budget=20,
                                   seed=4, out=out_dir / "dying", progress=False, max_retries=5)
-        s2 = bm.run_benchmark(cfg2, backend=Backend(sleep=1.0, log=str(log)), on_result=on_result)
+        s2 = bm.run_benchmark(cfg2, Backend(sleep=1.0, log=str(log)).registry(), on_result=on_result)
         files = finished_tasks(out_dir / "dying")
         report["dying_summary"] = s2
         report["dying_files"] = len(files)

@@ -128,9 +128,14 @@ class RandomBackend:
     def run_direct(self, searcher, evaluate, budget):
         return [evaluate(a) for a in searcher["queue"][:budget]]
 
+    def registry(self):
+        from ssnenas.runner import AlgorithmRegistry
+
+        return AlgorithmRegistry(names=self.ALGORITHMS, make=self.make_searcher, run_direct=self.run_direct)
+
 
 def test_report_of_a_real_run_matches_numpy_on_the_parquet(nb201_csv, tmp_path):
-    from experiments import benchmark as bm
+    from ssnenas import runner as bm
     from ssnenas.fingerprint import file_sha256
     from ssnenas.store.nasbench201 import prepare_nasbench201
     from ssnenas.store.table import BenchmarkStore
@@ -140,7 +145,7 @@ def test_report_of_a_real_run_matches_numpy_on_the_parquet(nb201_csv, tmp_path):
     store = BenchmarkStore.open(store_file)
     config = bm.BenchmarkConfig(space="nasbench201", data=tmp_path / "store", algorithms=("r1", "r2"), trials=4,
                                 budget=30, seed=5, out=tmp_path / "run", progress=False)
-    _, _, run_config = bm.validate(config, RandomBackend())
+    _, run_config = bm.validate(config, RandomBackend().registry())
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(run_config))
@@ -150,7 +155,7 @@ def test_report_of_a_real_run_matches_numpy_on_the_parquet(nb201_csv, tmp_path):
         for algo in ("r1", "r2"):
             spec = {"trial": trial, "algorithm": algo, "seed": bm.task_seed(5, trial, algo), "budget": 30,
                     "initial_archs": initial, "device": "cpu", "predictor_checkpoint": None, "overrides": {}}
-            write_result(run, trial, algo, bm.run_task(spec, ship, RandomBackend()), {})
+            write_result(run, trial, algo, bm.run_task(spec, ship, RandomBackend().registry()), {})
     r = build_report(run)
     t = read_results(run).to_pydict()
     for algo in ("r1", "r2"):
