@@ -54,6 +54,7 @@ def test_aws_cluster_keeps_token_auth_and_loopback_dashboard():
     assert "--dashboard-host=127.0.0.1" in starts and "--dashboard-port=8265" in starts
     assert "--metrics-export-port=8080" in starts
     assert "~/.ray/auth_token" in cfg["file_mounts"]
+    assert cfg["setup_commands"][0] == "chmod 600 ~/.ray/auth_token"  # the copied token stays private
     assert "storage_path=s3://" in text  # documented for Tune / Ray Train
 
 
