@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -26,8 +25,9 @@ from ray.tune.search import Searcher
 from search_algos import _templates
 from search_algos._candidates import best_parents, mutation_candidates
 from ssnenas.atomic import atomic_path
-from ssnenas.errors import InputError
+from ssnenas.errors import DataFormatError, InputError
 from ssnenas.spaces import SearchSpace, get_space
+from ssnenas.torchdata import from_plain, load_data, pickles_trusted, save_data, to_plain
 
 if TYPE_CHECKING:
     from ssnenas.store import BenchmarkStore
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: keys of ``NASSearcher.timings`` (seconds, except the counts)
+#: the layout of a saved searcher state (``save``/``restore``)
+STATE_FORMAT, STATE_VERSION = "ssnenas-searcher-state", 1
 TIMING_KEYS = ("propose_s", "initial_s", "candidates_s", "predictor_fit_s", "predict_s", "fits", "batches")
 
 
@@ -571,24 +573,40 @@ class NASSearcher(Searcher):
         self._apply_state(state, own_store=getattr(self, "store", None))
 
     def save(self, checkpoint_path: str) -> None:
-        """Pickle the whole state to ``checkpoint_path`` atomically (temp file + ``os.replace``)."""
-        path = Path(checkpoint_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                pickle.dump({"class": type(self).__name__, "state": self.get_state()}, fh)
+        """Write the whole state to ``checkpoint_path`` atomically as data: one ``torch.save`` file of
+        tensors and plain values (:mod:`ssnenas.torchdata`), which :meth:`restore` reads with
+        ``torch.load(weights_only=True)``, so a state file someone sent cannot run code."""
+        state = self.get_state()
+        if not isinstance(state.get("space"), str):
+            raise TypeError(f"{type(self).__name__}: a custom-configured {type(state['space']).__name__} "
+                            "space cannot be saved as data; register it and pass its name")
+        save_data(checkpoint_path, {"format": STATE_FORMAT, "version": STATE_VERSION,
+                                    "class": type(self).__name__, "state": to_plain(state)})
 
-    def restore(self, checkpoint_path: str) -> None:
-        """Load a ``save`` file into this instance (trials in flight stay in flight)."""
+    def restore(self, checkpoint_path: str, *, trust_pickle: bool | None = None) -> None:
+        """Load a ``save`` file into this instance (trials in flight stay in flight).
+
+        Reads data only (``torch.load(weights_only=True)``); a pickled state (written before states
+        were data, or crafted) raises :class:`~ssnenas.errors.DataFormatError` unless
+        ``trust_pickle`` (default: inside :func:`ssnenas.torchdata.trusting_pickles`)."""
         path = Path(checkpoint_path)
         if not path.is_file():
             raise RuntimeError(f"{type(self).__name__}: no searcher checkpoint at {os.fspath(path)}")
-        with open(path, "rb") as fh:
-            data = pickle.load(fh)
+        trust = pickles_trusted() if trust_pickle is None else bool(trust_pickle)
+        data = load_data(path, "searcher state", trust_pickle=trust,
+                         hint=" (a state pickled by an older ssnenas; it is rewritten as data on the next save)")
+        if not isinstance(data, dict) or "class" not in data or "state" not in data:
+            raise DataFormatError(f"{path}: not a searcher state (no 'class' and 'state' entries)")
         if data.get("class") != type(self).__name__:
             raise RuntimeError(f"{path} holds a {data.get('class')} checkpoint; restore it into a "
                                f"{data.get('class')}, not a {type(self).__name__}")
-        self.set_state(data["state"])
+        if data.get("format") == STATE_FORMAT:
+            if data.get("version") != STATE_VERSION:
+                raise DataFormatError(f"{path}: searcher state version {data.get('version')}; this ssnenas "
+                                      f"reads version {STATE_VERSION}")
+            self.set_state(from_plain(data["state"]))
+        else:  # a legacy pickled state, read only because it is trusted
+            self.set_state(data["state"])
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(space={self.space.name!r}, seed={self.seed}, k={self.k}, "

@@ -1,5 +1,6 @@
-"""The DARTS class trainable (trainables/darts.py) and ``ssnenas search`` (experiments/darts_search.py):
-settings, a real Tuner search in miniature, and resuming after the driver is killed."""
+"""The DARTS class trainable (trainables/darts.py) and ``ssnenas search`` (ssnenas/darts/search.py, its
+command ssnenas/cli/search.py): settings, a real Tuner search in miniature, and resuming after the
+driver is killed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.darts_search import DEFAULTS, add_arguments, resolve_settings, run_search
+from ssnenas.cli.search import run_search
+from ssnenas.darts.search import DEFAULTS, add_arguments, resolve_settings
 from ssnenas.errors import InputError
 from ssnenas.spaces.darts import SPACE, genotype_to_str, parse_genotype
 
@@ -31,6 +33,14 @@ def _args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _fake_pretraining(path: Path, method: str = "ss-ccl", space: str = "darts") -> None:
+    """A file laid out as `ssnenas pretrain` writes it (the flags only read its header)."""
+    from ssnenas.pretrain.checkpoint import save_checkpoint
+
+    save_checkpoint(path, {"format": "ssnenas-pretrain", "version": 1, "method": method, "space": space,
+                           "dims": {"width": 32}, "epoch": 1, "model": {}})
+
+
 def test_settings_defaults_and_errors(tmp_path):
     s = resolve_settings(_args([]))
     assert {k: getattr(s, k) for k in DEFAULTS} == DEFAULTS
@@ -39,11 +49,16 @@ def test_settings_defaults_and_errors(tmp_path):
     assert resolve_settings(_args(["--fixed"])).algorithm == "npenas-np-fixed"
     assert resolve_settings(_args(["--async"])).asynchronous is True
     ckpt = tmp_path / "ccl.pt"
-    ckpt.write_bytes(b"x")
+    _fake_pretraining(ckpt)
     s = resolve_settings(_args(["--predictor", f"ss-ccl={ckpt}", "--fixed"]))
     assert s.algorithm == "npenas-ssccl-fixed" and s.predictor == str(ckpt.resolve())
     bad_inputs = [(["--predictor", f"ss-ccl={tmp_path / 'missing.pt'}"], "pretrain ss-ccl"),
                   (["--predictor", "gin"], "ss-ccl=CHECKPOINT"),
+                  (["--predictor", f"ss-rl={ckpt}"], "not a ss-rl pre-training"),
+                  (["--layers", "2"], "--layers must be >= 3"),
+                  (["--cpus-per-trial", "0"], "--cpus-per-trial must be > 0"),
+                  (["--torch-threads", "0"], "--torch-threads must be >= 1"),
+                  (["--predictor-epochs", "0"], "--predictor-epochs must be >= 1"),
                   (["--data", "mnist"], "digits.*cifar10:PATH"),
                   (["--data", f"cifar10:{tmp_path}"], "missing data_batch_1"),
                   (["--space", "nasbench201"], "only 'darts'"),
@@ -117,7 +132,7 @@ def test_search_in_a_tuner_then_rerun_resumes_without_training(ray_session, tmp_
     assert again["resumed"] and [c["genotype"] for c in again["candidates"]] == [c["genotype"] for c in cands]
     assert {t.name: (t / "result.json").read_bytes() for t in sorted((out / "tune").glob("candidate_*"))} == before
     changed = resolve_settings(_args([*TINY, "--seed", "9"]))
-    with pytest.raises(InputError, match="seed: 0 -> 9"):
+    with pytest.raises(InputError, match="seed: 9 now vs 0 there"):
         run_search(changed, out)
 
 
@@ -242,7 +257,7 @@ def test_report_of_a_run_folder_and_the_cell_drawing(tmp_path):
 
 @pytest.mark.slow
 def test_retrain_with_ddp_workers_then_evaluate(ray_session, tmp_path):
-    from experiments.darts_retrain import evaluate_checkpoint, run_retrain
+    from ssnenas.darts.retrain import evaluate_checkpoint, run_retrain
 
     arch = genotype_to_str(SPACE.sample(np.random.default_rng(7)))
     overrides = {"epochs": 1, "channels": 4, "layers": 3, "batch_size": 48}
@@ -327,5 +342,5 @@ def test_async_search_in_a_tuner_spends_the_budget(ray_session, tmp_path):
     summary = run_search(settings, tmp_path / "run", cpus_per_trial=1)
     assert summary["finished"] == 4 and len({c["genotype"] for c in summary["candidates"]}) == 4
     assert json.loads((tmp_path / "run" / "config.json").read_text())["settings"]["asynchronous"] is True
-    with pytest.raises(InputError, match="asynchronous: True -> False"):
+    with pytest.raises(InputError, match="asynchronous: False now vs True there"):
         run_search(resolve_settings(_args([*TINY, "--budget", "4", "--num-init", "1"])), tmp_path / "run")

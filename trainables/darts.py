@@ -5,8 +5,11 @@ Config keys: ``arch`` (a DARTS genotype string, from the searcher), ``data`` (``
 ``{"epochs": 50}``), optional ``data_seed`` (digits split seed). Each ``step`` trains one epoch and
 reports its metrics (``val_acc`` of the epoch, ``best_val_acc``, ``train_loss``, ``train_time``,
 ``images_per_s``, ``params``, ``flops``, ``platform`` (ssnenas.compute_platform); after the last epoch ``test_acc`` and ``score``, and
-``done``). ``save_checkpoint``/``load_checkpoint`` carry the whole trainer state, so a retried trial
-(``FailureConfig``) continues from its last epoch instead of restarting.
+``done``). ``save_checkpoint``/``load_checkpoint`` carry the whole trainer state (a data file: see
+``ssnenas.darts.train.read_checkpoint``), so a retried trial (``FailureConfig``) continues from its last
+epoch instead of restarting; optional ``resume_from`` (a ``trainer.pt``, set by a resumed search for a
+candidate an interrupted run left unfinished) starts the trial from that checkpoint. Other keys
+(``candidate``: the candidate's number) are the driver's.
 
 Resources per trial are set by the driver with ``tune.with_resources(DartsTrainable, {...})``: one
 GPU, a fraction of one, or CPUs; the trainer uses the GPU when Ray assigned one.
@@ -49,6 +52,8 @@ class DartsTrainable(tune.Trainable):
         self.train_config = TrainConfig(**train)
         data = cached_data(str(config.get("data", "digits")), int(config.get("data_seed", 0)))
         self.trainer = CandidateTrainer(genotype, data, self.train_config)
+        if config.get("resume_from"):
+            self.trainer.load(config["resume_from"])
         self.platform = compute_platform(self.train_config.device)
 
     def step(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The report of a DARTS search run folder (``ssnenas search --out RUN``, config kind ``darts-search``).
 
 Reads the trial folders Tune wrote (``RUN/tune/candidate_<n>_<id>/result.json``, one JSON line per
-epoch), so it also works on a search that is still running or was interrupted. Output:
+epoch; a candidate re-trained after an interruption continues in a second folder of the same ``n``),
+so it also works on a search that is still running or was interrupted; a row whose numbers are not
+numbers is one error naming its file. Output:
 ``{"kind": "darts-search", "candidates": [{"genotype", "val_acc", "last_val_acc", "test_acc", "score",
 "params", "flops", "train_time", "images_per_s", "epochs", "finished", "val_curve", "platform"}], "best":
 {...}, "platforms": {platform: candidates}}`` (``platform``: where the candidate trained, see
@@ -16,36 +18,94 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from ssnenas.analysis.plots import save_png
 from ssnenas.compute_platform import count_platforms, mixed_platforms_note
-from ssnenas.errors import InputError
+from ssnenas.errors import DataFormatError, InputError
 from ssnenas.spaces.darts import NUM_STEPS, Genotype, parse_genotype
 
 KIND = "darts-search"
+#: the Tune experiment folder in RUN
+TUNE_NAME = "tune"
+_FOLDER = re.compile(r"candidate_(\d+)_(.+)$")
 
 
-def _candidate(folder: Path) -> dict[str, Any] | None:
+def candidate_folders(exp: Path) -> dict[int, list[Path]]:
+    """``{candidate number: its folders, oldest first}`` (a re-trained candidate has several)."""
+    out: dict[int, list[Path]] = {}
+    for folder in sorted(exp.glob("candidate_*")):
+        m = _FOLDER.match(folder.name)
+        if m and folder.is_dir():
+            out.setdefault(int(m.group(1)), []).append(folder)
+    for folders in out.values():
+        folders.sort(key=_first_timestamp)
+    return out
+
+
+def read_rows(folder: Path) -> list[dict[str, Any]]:
+    """The epoch rows of ``folder/result.json`` (a line cut by a killed process is skipped);
+    :class:`DataFormatError` naming the file for a row that is not a JSON object."""
     path = folder / "result.json"
     if not path.is_file():
-        return None
+        return []
     rows = []
     for line in path.read_text().splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:  # a line cut by a killed process
             continue
+        if not isinstance(row, dict):
+            raise DataFormatError(f"{path}: a line that is not a JSON object ({line[:60]!r}); remove the "
+                                  "candidate folder to train it again")
+        rows.append(row)
+    return rows
+
+
+def _first_timestamp(folder: Path) -> float:
+    rows = read_rows(folder)
+    value = rows[0].get("timestamp") if rows else None
+    return float(value) if isinstance(value, (int, float)) else math.inf
+
+
+#: fields of a result row that must be numbers (or absent)
+_NUMERIC = ("best_val_acc", "val_acc", "test_acc", "score", "params", "flops", "train_time", "images_per_s", "epoch")
+
+
+def _number(row: dict[str, Any], key: str, path: Path) -> Any:
+    value = row.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise DataFormatError(f"{path}: {key!r} is {value!r}, not a number; the file is damaged or was edited "
+                              "(remove the candidate's folder and re-run the search to train it again)")
+    return value
+
+
+def _candidate(folders: list[Path]) -> dict[str, Any] | None:
+    """One candidate from its folders (oldest first: a re-trained candidate continues in a new one)."""
+    rows, last_path = [], None
+    for folder in folders:
+        got = read_rows(folder)
+        if got:
+            rows.extend((r, folder / "result.json") for r in got)
+            last_path = folder / "result.json"
     if not rows:
         return None
-    last = rows[-1]
+    for r, path in rows:
+        for key in _NUMERIC:
+            _number(r, key, path)
+    last = rows[-1][0]
+    arch = (last.get("config") or {}).get("arch") if isinstance(last.get("config"), dict) else None
+    if not isinstance(arch, str):
+        raise DataFormatError(f"{last_path}: its last row has no config.arch string; the file is damaged "
+                              "(remove the candidate's folder and re-run the search to train it again)")
     curve, seen = [], set()
-    for r in rows:  # a retried trial may repeat an epoch: keep each epoch once
+    for r, _ in rows:  # a retried or re-trained trial may repeat an epoch: keep each epoch once
         if r.get("epoch") not in seen and r.get("val_acc") is not None:
             seen.add(r.get("epoch"))
             curve.append(float(r["val_acc"]))
-    return {"genotype": last["config"]["arch"], "trial_id": last.get("trial_id"),
+    return {"genotype": arch, "trial_id": last.get("trial_id"),
             "val_acc": last.get("best_val_acc"), "last_val_acc": last.get("val_acc"),
             "test_acc": last.get("test_acc"), "score": last.get("score"), "params": last.get("params"),
             "flops": last.get("flops"), "train_time": last.get("train_time"),
@@ -60,11 +120,15 @@ def build_search_report(run: str | Path) -> dict[str, Any]:
     cfg_path = run / "config.json"
     if not cfg_path.is_file():
         raise InputError(f"{run}: no config.json; pass the --out folder of `ssnenas search`")
-    config = json.loads(cfg_path.read_text())
-    if config.get("kind") != KIND:
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"{cfg_path}: unreadable ({exc}); pass the --out folder of `ssnenas search`") from None
+    if not isinstance(config, dict) or config.get("kind") != KIND:
+        config = config if isinstance(config, dict) else {}
         raise InputError(f"{cfg_path}: kind {config.get('kind')!r}, not {KIND!r}")
-    folders = sorted((run / "tune").glob("candidate_*"))
-    cands = [c for c in map(_candidate, folders) if c is not None]
+    groups = candidate_folders(run / TUNE_NAME)
+    cands = [c for c in (_candidate(groups[n]) for n in sorted(groups)) if c is not None]
     for i, c in enumerate(cands, 1):
         c["index"] = i  # suggestion order, as in the table and the plot
     done = [c for c in cands if c["finished"] and math.isfinite(c["score"])]

@@ -14,8 +14,8 @@ draw from ``seed`` inside ``torch.random.fork_rng``, so the caller's global RNG 
 from __future__ import annotations
 
 import copy
-import io
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
@@ -23,12 +23,13 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ssnenas.atomic import atomic_path
 from ssnenas.darts.data import ImageData, augment
 from ssnenas.darts.model import DartsNetwork, model_complexity
 from ssnenas.darts.step import StepRunner, resolve_channels_last, resolve_step_mode
 from ssnenas.predictors.fit import resolve_device
+from ssnenas.errors import DataFormatError
 from ssnenas.spaces.darts import Genotype, genotype_to_str
+from ssnenas.torchdata import load_data, save_data
 
 
 #: Ray system config for a local Ray that trains candidates. Ray starts workers at nice 15 so that its
@@ -266,13 +267,25 @@ class CandidateTrainer:
         self.meta = dict(state.get("meta") or {})
 
     def save(self, path) -> None:
-        buf = io.BytesIO()
-        torch.save(self.state_dict(), buf)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(buf.getvalue())
+        """Write :meth:`state_dict` atomically as data (tensors and plain values, read back with
+        ``torch.load(weights_only=True)``: :func:`read_checkpoint`)."""
+        save_data(path, self.state_dict())
 
-    def load(self, path) -> None:
-        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=False))
+    def load(self, path, *, trust_pickle: bool = False) -> None:
+        """Load a :meth:`save` file (data only unless ``trust_pickle``: see :func:`read_checkpoint`)."""
+        self.load_state_dict(read_checkpoint(path, trust_pickle=trust_pickle, map_location=self.device))
+
+
+def read_checkpoint(path: str | os.PathLike, *, trust_pickle: bool = False, map_location: Any = "cpu") -> dict[str, Any]:
+    """The state of a trainer checkpoint (``trainer.pt``), read as data. One that needs unpickling
+    (crafted, or written by a torch/ssnenas that pickled objects into it) is refused with a
+    :class:`~ssnenas.errors.DataFormatError` naming it, unless ``trust_pickle`` (``--trust-pickle``)."""
+    state = load_data(path, "DARTS trainer checkpoint", trust_pickle=trust_pickle, map_location=map_location,
+                      hint=" (the next checkpoint a resumed run writes is data again)")
+    if not isinstance(state, dict) or not {"genotype", "config", "model", "epoch"} <= set(state):
+        raise DataFormatError(f"{path}: not a ssnenas trainer checkpoint (no genotype, config, model and "
+                              "epoch entries); pass a trainer.pt written by `ssnenas retrain` or `ssnenas search`")
+    return state
 
 
 def train_candidate(genotype: Genotype, data: ImageData, config: TrainConfig,
