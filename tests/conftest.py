@@ -1,5 +1,7 @@
-"""Shared fixtures: the real benchmark tables in ../shared (skipped with a reason where absent), one
-Ray session for every test that needs Ray, and a guard that keeps every test out of ~/ray_results."""
+"""Shared fixtures: the real benchmark tables in ../shared (skipped with a reason where absent), a
+synthetic NAS-Bench-201 table the tests generate themselves (tests/synthetic_tables.py: for the tests of
+behaviour, which so run on any clone), one Ray session for every test that needs Ray, and a guard that
+keeps every test out of ~/ray_results."""
 
 from __future__ import annotations
 
@@ -52,6 +54,12 @@ def darts_csv() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tnb101_csv() -> Path:
+    """The real TransNAS-Bench-101 micro table (4,096 cells x 5 tasks)."""
+    return shared_file("transnas101/tnb101_micro.csv")
+
+
+@pytest.fixture(scope="session")
 def nb201_store(nb201_csv, tmp_path_factory) -> Path:
     """Folder of the real NB201 cifar10-valid store (val x-valid, test cifar10 ori-test), prepared once.
 
@@ -70,6 +78,37 @@ def nb201_benchmark(nb201_store):
     from ssnenas.store import BenchmarkStore
 
     return BenchmarkStore.open(nb201_store)
+
+
+@pytest.fixture(scope="session")
+def synthetic_nb201_csv(tmp_path_factory) -> Path:
+    """The synthetic NAS-Bench-201 CSV (all 15,625 cells, the real table's columns), written once.
+
+    For tests of behaviour (drivers agree, resume, budgets, determinism); the formula and its known
+    optimum are in tests/synthetic_tables.py. Tests of the real table's facts use :func:`nb201_csv`."""
+    from synthetic_tables import write_nb201_csv
+
+    return write_nb201_csv(tmp_path_factory.mktemp("synthetic_nb201") / "nb201_synthetic.csv")
+
+
+@pytest.fixture(scope="session")
+def synthetic_nb201_store(synthetic_nb201_csv, tmp_path_factory) -> Path:
+    """Folder of the cifar10-valid store of :func:`synthetic_nb201_csv` (val and test columns as the
+    real :func:`nb201_store`), prepared once; read-only."""
+    from ssnenas.store.nasbench201 import prepare_nasbench201
+
+    out = tmp_path_factory.mktemp("synthetic_nb201_store")
+    prepare_nasbench201(synthetic_nb201_csv, "cifar10-valid", out, val_column="cifar10-valid_val_acc",
+                        test_column="cifar10_test_acc")
+    return out
+
+
+@pytest.fixture(scope="session")
+def synthetic_nb201_benchmark(synthetic_nb201_store):
+    """The opened ``BenchmarkStore`` of :func:`synthetic_nb201_store` (read-only)."""
+    from ssnenas.store import BenchmarkStore
+
+    return BenchmarkStore.open(synthetic_nb201_store)
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def store(nb201_store):
-    from ssnenas.store import BenchmarkStore
-
-    return BenchmarkStore.open(nb201_store)
+def store(synthetic_nb201_benchmark):
+    return synthetic_nb201_benchmark
 
 
 def _npenas(store, *, budget=14, asynchronous_=False, **kw):
@@ -167,7 +165,7 @@ def test_search_packs_candidates_by_the_memory_model(monkeypatch):
     """``trial_resources``: no --gpus-per-trial on a GPU cluster -> 1/per_gpu GPUs a trial; given -> as given."""
     import ray
 
-    from experiments import darts_search as ds
+    from ssnenas.darts import search as ds
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"GPU": 2.0, "CPU": 16.0})
     monkeypatch.setattr(ds, "gpu_memory_bytes", lambda: 80 << 30)

@@ -31,13 +31,13 @@ def batch_checkpoints(tmp_path_factory):
 
 
 @pytest.mark.slow  # one ~10 s CLI study on the full NB201 store
-def test_labelled_ccl_checkpoints_of_several_n_compare_on_paired_splits(nb201_store, batch_checkpoints, tmp_path):
+def test_labelled_ccl_checkpoints_of_several_n_compare_on_paired_splits(synthetic_nb201_store, batch_checkpoints, tmp_path):
     for n, path in batch_checkpoints.items():
         cfg = read_checkpoint(path)["config"]
         assert (cfg["batch_size"], cfg["train_samples"], cfg["min_negative_size"]) == (n, n // 2, n - 50)
     out = tmp_path / "study"
     labels = [f"ss-ccl:N{n}" for n in SIZES]
-    args = ["predictor-study", "--space", "nb201", "--data", str(nb201_store), "--predictors", "gin",
+    args = ["predictor-study", "--space", "nb201", "--data", str(synthetic_nb201_store), "--predictors", "gin",
             *(f"{label}={batch_checkpoints[n]}" for label, n in zip(labels, SIZES)),
             "--baseline", "gin", "--train-sizes", "10", "--repeats", "2", "--epochs", "3", "--seed", "3",
             "--out", str(out), "--device", "cpu", "--no-progress", "--json"]

@@ -99,7 +99,7 @@ def test_parse_predictors_lr_table_and_overrides():
         StudyConfig(train_sizes=(20, 20))
 
 
-# -- the real NB201 store, tiny pre-trained checkpoints, and one CLI run -------------------------
+# -- the synthetic NB201 store, tiny pre-trained checkpoints, and one CLI run --------------------
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """One-epoch SS-RL and SS-CCL checkpoints on 300 sampled NB201 cells (real format, tiny run)."""
@@ -120,9 +120,9 @@ def _args(store, out, rl, ccl, *extra):
 
 
 @pytest.fixture(scope="module")
-def study(nb201_store, checkpoints, tmp_path_factory):
+def study(synthetic_nb201_store, checkpoints, tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "out"
-    args = _args(nb201_store, out, *checkpoints)
+    args = _args(synthetic_nb201_store, out, *checkpoints)
     import contextlib
     import io
 
@@ -231,10 +231,10 @@ def test_resume_refuses_other_settings(study, capsys):
     (lambda a, rl, ccl: [x if x != "30" else "15624" for x in a], "at most 15623"),
     (lambda a, rl, ccl: [x if x != "nb201" else "nb101" for x in a], "nasbench201"),
 ])
-def test_bad_input_exits_2_without_output(nb201_store, checkpoints, tmp_path, capsys, mutate, message):
+def test_bad_input_exits_2_without_output(synthetic_nb201_store, checkpoints, tmp_path, capsys, mutate, message):
     rl, ccl = checkpoints
     out = tmp_path / "never"
-    args = mutate(_args(nb201_store, out, rl, ccl), rl, ccl)
+    args = mutate(_args(synthetic_nb201_store, out, rl, ccl), rl, ccl)
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1

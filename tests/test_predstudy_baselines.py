@@ -121,9 +121,9 @@ def test_parse_baselines():
 
 
 @pytest.fixture(scope="module")
-def baseline_study(nb201_store, tmp_path_factory):
+def baseline_study(synthetic_nb201_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("bl") / "study"
-    argv = ["predictor-study", "--space", "nb201", "--data", str(nb201_store), "--predictors", "gin", "mlp",
+    argv = ["predictor-study", "--space", "nb201", "--data", str(synthetic_nb201_store), "--predictors", "gin", "mlp",
             "bananas", "np-nas", "seminas", "--train-sizes", "20", "--repeats", "2", "--epochs", "3", "6",
             "--baseline-epochs", "2", "--out", str(out), "--json", "--no-progress", "--device", "cpu"]
     return out, argv
@@ -164,9 +164,9 @@ def test_cli_baselines_and_epoch_grid(baseline_study, capsys, monkeypatch):
     (["--predictors", "gin", "--baseline-epochs", "0"], "--baseline-epochs 0"),
     (["--predictors", "gin", "--epochs", "100", "100"], "--epochs [100, 100]"),
 ])
-def test_bad_baseline_input_exits_2(nb201_store, tmp_path, capsys, extra, message):
+def test_bad_baseline_input_exits_2(synthetic_nb201_store, tmp_path, capsys, extra, message):
     out = tmp_path / "study"
-    rc = main(["predictor-study", "--space", "nb201", "--data", str(nb201_store), "--train-sizes", "20",
+    rc = main(["predictor-study", "--space", "nb201", "--data", str(synthetic_nb201_store), "--train-sizes", "20",
                "--repeats", "1", "--out", str(out), *extra])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1

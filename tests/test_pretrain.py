@@ -28,8 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def nb201_archs(nb201_store):
-    return load_archs("nasbench201", nb201_store)
+def nb201_archs(synthetic_nb201_store):
+    return load_archs("nasbench201", synthetic_nb201_store)
 
 
 @pytest.fixture(scope="module")
@@ -291,9 +291,9 @@ def test_store_free_archs_of_nb101_and_nb201():
 
 # -- CLI ----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_cli_ss_ccl_smoke(nb201_store, tmp_path):
+def test_cli_ss_ccl_smoke(synthetic_nb201_store, tmp_path):
     out = tmp_path / "ccl.pt"
-    cmd = [sys.executable, "-m", "ssnenas", "pretrain", "ss-ccl", "--space", "nb201", "--data", str(nb201_store),
+    cmd = [sys.executable, "-m", "ssnenas", "pretrain", "ss-ccl", "--space", "nb201", "--data", str(synthetic_nb201_store),
            "--out", str(out), "--batch-size", "3000", "--train-samples", "60", "--batch-step", "30",
            "--min-negative-size", "2900", "--epochs", "1", "--device", "cpu", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -303,17 +303,17 @@ def test_cli_ss_ccl_smoke(nb201_store, tmp_path):
     assert ckpt["epoch"] == 1 and ckpt["config"]["min_negative_size"] == 2900
     assert ckpt["config"]["temperature"] == 0.07 and ckpt["config"]["center_weight"] == 0.5
     assert ckpt["history"][0]["steps"] == 10  # 5 batches x 2 steps
-    bad = subprocess.run(cmd[:5] + ["--space", "nb101", "--data", str(nb201_store), "--out", str(tmp_path / "b.pt")],
+    bad = subprocess.run(cmd[:5] + ["--space", "nb101", "--data", str(synthetic_nb201_store), "--out", str(tmp_path / "b.pt")],
                          capture_output=True, text=True, timeout=300, env=env)
     assert bad.returncode == 2 and "holds the nasbench201 space" in bad.stderr
     assert not (tmp_path / "b.pt").exists()
 
 
-def test_cli_ss_rl_in_process(nb201_store, tmp_path, capsys):
+def test_cli_ss_rl_in_process(synthetic_nb201_store, tmp_path, capsys):
     from ssnenas.cli import main
 
     out = tmp_path / "rl.pt"
-    argv = ["pretrain", "ss-rl", "--space", "nasbench201", "--data", str(nb201_store), "--out", str(out),
+    argv = ["pretrain", "ss-rl", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--out", str(out),
             "--epochs", "1", "--train-fraction", "0.05", "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
     ckpt = read_checkpoint(out)

@@ -126,7 +126,7 @@ def _cluster_config(work: Path, key: Path, relay: Path, ssh_port: int, gcs_port:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_ray_up_job_submit_ray_down(nb201_store):
+def test_ray_up_job_submit_ray_down(synthetic_nb201_store):
     missing = _missing_tools()
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed; .ci/run installs them with "
@@ -193,7 +193,7 @@ def test_ray_up_job_submit_ray_down(nb201_store):
 
         t0 = time.time()
         submit = [ray_bin, "job", "submit", "--address", f"http://127.0.0.1:{dash_port}", "--",
-                  sys.executable, "-m", "experiments.benchmark", "--space", "nasbench201", "--data", str(nb201_store),
+                  sys.executable, "-m", "experiments.benchmark", "--space", "nasbench201", "--data", str(synthetic_nb201_store),
                   "--algos", "random", "rea", "--trials", "2", "--budget", "20", "--seed", "0",
                   "--address", "auto", "--quiet", "--out", str(out)]
         while True:  # the head's job agent registers a few seconds after `ray up` returns

@@ -2,7 +2,8 @@
 fixture, then per-algorithm properties (candidate generation, REA removal rules, NPENAS fixed budget,
 BANANAS' sparse first layer, NPENAS beating random search on NAS-Bench-201) and the factory.
 
-Trials are lookups in the real NAS-Bench-201 cifar10-valid table (``nb201_csv``); predictors use
+Trials are lookups in the synthetic NAS-Bench-201 table (``synthetic_nb201_benchmark``, all 15,625 cells,
+tests/synthetic_tables.py), so the suite runs on any clone; predictors use
 tiny settings (5 epochs, 20 candidates) so the suite stays fast.
 """
 
@@ -55,8 +56,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def store(nb201_benchmark):
-    return nb201_benchmark
+def store(synthetic_nb201_benchmark):
+    return synthetic_nb201_benchmark
 
 
 @pytest.fixture(scope="module")

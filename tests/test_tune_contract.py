@@ -29,8 +29,8 @@ NPENAS_SMALL = dict(seed=4, budget=6, num_init=3, k=3, epochs=5, num_candidates=
 
 
 @pytest.fixture(scope="module")
-def store(nb201_benchmark):
-    return nb201_benchmark
+def store(synthetic_nb201_benchmark):
+    return synthetic_nb201_benchmark
 
 
 def _claim(marker: str) -> bool:

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+import synthetic_tables
 from search_algos import NPENAS, run_direct
 from ssnenas.errors import InputError, StoreError
+from ssnenas.spaces.nasbench201 import arch_to_str
 from trainables import tabular
 from trainables.tabular import lookup, tabular_evaluator, tabular_trainable
 
@@ -25,18 +27,33 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def store(nb201_benchmark):
-    return nb201_benchmark
+def store(synthetic_nb201_benchmark):
+    return synthetic_nb201_benchmark
 
 
-def test_lookup_returns_the_published_numbers(store):
+def test_lookup_returns_the_published_numbers(nb201_benchmark):
     """NB201 facts (shared/data/README.md): best cifar10-valid val 91.57, its test accuracy 94.30."""
+    store = nb201_benchmark  # the real table: these are its published numbers
     best = store.best("val_acc")
     got = lookup(store, best["arch"])
     assert got["val_acc"] == 91.57 and round(got["test_acc"], 2) == 94.30
     # the empty cell (every edge "none") is one of the disconnected cells sitting at 10 %
     empty = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
     assert lookup(store, empty)["val_acc"] == pytest.approx(10.0, abs=0.5)
+    assert tabular_evaluator(store)(best["arch"]) == lookup(store, best["arch"])
+    with pytest.raises(InputError, match="nor_conv_9x9"):
+        lookup(store, "|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+def test_lookup_returns_the_generated_numbers(store):
+    """The same lookups on the synthetic table, whose optimum and values are known exactly."""
+    best = store.best("val_acc")
+    assert best["arch"] == arch_to_str(synthetic_tables.OPTIMUM)
+    want = synthetic_tables.optimum_values()
+    got = lookup(store, best["arch"])
+    assert got["val_acc"] == want["cifar10-valid_val_acc"] and got["test_acc"] == want["cifar10_test_acc"]
+    empty = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    assert lookup(store, empty)["val_acc"] == 10.0 and lookup(store, empty)["test_acc"] == 10.0
     assert tabular_evaluator(store)(best["arch"]) == lookup(store, best["arch"])
     with pytest.raises(InputError, match="nor_conv_9x9"):
         lookup(store, "|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|")
