@@ -124,3 +124,26 @@ def load_pretrained_encoder(ckpt_path: str | os.PathLike, *, space: str, width: 
     if not state:
         raise StoreError(f"checkpoint {ckpt_path}: no '{prefix}*' encoder weights in it ({describe(ckpt)})")
     return state
+
+
+def parse_predictor(text: str, *, space: str | None = None, flag: str = "--predictor") -> tuple[str, str]:
+    """``KIND=CKPT`` of a ``--predictor`` flag as ``(kind, resolved path)``, the checkpoint read and
+    checked here (a pre-training of ``kind``, and of ``space`` when given), so that a command refuses a
+    bad file before it writes anything. :class:`InputError` naming the flag, the value and the fix."""
+    kind, sep, path = str(text).partition("=")
+    if kind not in METHODS or not sep or not path:
+        raise InputError(f"{flag} {text!r}: use ss-ccl=CHECKPOINT (or ss-rl=CHECKPOINT), a file written by "
+                         f"`ssnenas pretrain ss-ccl{'' if space is None else ' --space ' + space}`")
+    where = Path(path)
+    if not where.is_file():
+        raise InputError(f"{flag} {text!r}: checkpoint {path} not found; pre-train one with "
+                         f"`ssnenas pretrain {kind}{'' if space is None else ' --space ' + space} --out DIR`")
+    try:
+        ckpt = read_checkpoint(where)
+    except StoreError as exc:
+        raise InputError(f"{flag} {text!r}: {exc}") from None
+    want = None if space is None else get_space(space).name
+    if ckpt.get("method") != kind or (want is not None and ckpt.get("space") != want):
+        raise InputError(f"{flag} {text!r}: the checkpoint holds {describe(ckpt)}, not a {kind} pre-training"
+                         f"{'' if want is None else ' on ' + want}; pass a matching checkpoint")
+    return kind, str(where.resolve())
