@@ -14,16 +14,12 @@ import json
 import sys
 from pathlib import Path
 
+from ssnenas.analysis.pages import encodings_table
+
 
 def markdown(results: list[tuple[str, dict]]) -> str:
-    lines = ["| set | archs | unique up to isomorphism | encoding | distinct | merged | split |",
-             "|---|---|---|---|---|---|---|"]
-    for label, r in results:
-        for k, (name, s) in enumerate(r["encodings"].items()):
-            head = (f"{label} | {r['num_archs']:,} | {r['unique_up_to_isomorphism']:,}" if k == 0
-                    else " | | ")
-            lines.append(f"| {head} | {name} | {s['distinct']:,} | {s['merged']:,} | {s['split']:,} |")
-    return "\n".join(lines)
+    """The table of the results pages (``ssnenas.analysis.pages.encodings_table``) as one string."""
+    return "\n".join(encodings_table(results))
 
 
 def plot(results: list[tuple[str, dict]], png: Path) -> Path:
