@@ -109,10 +109,9 @@ def test_missing_source_exits_2(tmp_path, capsys):
     assert rc == 2 and "no such file" in err and not (tmp_path / "out").exists()
 
 
-def test_unknown_nb201_dataset_exits_2(tmp_path, capsys, nb201_csv):
-    pytest.importorskip("ssnenas.store.nasbench201")
+def test_unknown_nb201_dataset_exits_2(tmp_path, capsys, synthetic_nb201_csv):
     out = tmp_path / "out"
-    rc, _, err = _run(capsys, "data", "prepare", "nasbench201", "--source", str(nb201_csv), "--dataset", "mnist",
+    rc, _, err = _run(capsys, "data", "prepare", "nasbench201", "--source", str(synthetic_nb201_csv), "--dataset", "mnist",
                       "--out", str(out))
     assert rc == 2 and "mnist" in err and "--dataset" in err and not out.exists()
     assert len(err.strip().splitlines()) == 1

@@ -78,7 +78,6 @@ def test_default_output_folder_is_shown_as_a_path(monkeypatch, tmp_path):
 
 
 def test_retrain_help_defaults_are_the_retraining_defaults():
-    pytest.importorskip("torch")
     from experiments.darts_retrain import RETRAIN_HELP_DEFAULTS
     from ssnenas.darts.train import TrainConfig
 

@@ -95,23 +95,22 @@ def test_original_space_names_are_aliases():
     assert get_space("darts").name == "darts"
 
 
-def test_benchmark_dataset_hint_names_only_its_own_flags(nb201_store, tmp_path, capsys):
-    pytest.importorskip("search_algos")
-    rc, _, err = _run(capsys, "benchmark", "--space", "nasbench_201", "--data", nb201_store, "--dataset",
+def test_benchmark_dataset_hint_names_only_its_own_flags(synthetic_nb201_store, tmp_path, capsys):
+    rc, _, err = _run(capsys, "benchmark", "--space", "nasbench_201", "--data", synthetic_nb201_store, "--dataset",
                       "cifar100", "--algos", "random", "--trials", "1", "--budget", "20", "--out", tmp_path / "r")
     assert rc == 2 and "--benchmark" not in err
     assert "no store for */cifar100 (it holds nasbench201/cifar10-valid); pass --dataset with one of those" in err
 
 
-def test_nb201_csv_names_the_test_column_it_left_out(nb201_csv, tmp_path, capsys):
-    rc, out, _ = _run(capsys, "data", "prepare", "nasbench201", "--source", nb201_csv, "--dataset", "cifar10-valid",
+def test_synthetic_nb201_csv_names_the_test_column_it_left_out(synthetic_nb201_csv, tmp_path, capsys):
+    rc, out, _ = _run(capsys, "data", "prepare", "nasbench201", "--source", synthetic_nb201_csv, "--dataset", "cifar10-valid",
                       "--out", tmp_path / "a")
     assert rc == 0
     assert "note: no test accuracy stored; the CSV has cifar10_test_acc: add --test-column cifar10_test_acc" in out
-    rc, out, _ = _run(capsys, "data", "prepare", "nasbench201", "--source", nb201_csv, "--dataset", "cifar10-valid",
+    rc, out, _ = _run(capsys, "data", "prepare", "nasbench201", "--source", synthetic_nb201_csv, "--dataset", "cifar10-valid",
                       "--test-column", "cifar10_test_acc", "--out", tmp_path / "b")
     assert rc == 0 and "note:" not in out
-    rc, out, _ = _run(capsys, "data", "prepare", "nasbench201", "--source", nb201_csv, "--dataset", "cifar100",
+    rc, out, _ = _run(capsys, "data", "prepare", "nasbench201", "--source", synthetic_nb201_csv, "--dataset", "cifar100",
                       "--out", tmp_path / "c")
     assert rc == 0 and "note:" not in out  # cifar10's test column is not cifar100's
 
@@ -130,7 +129,6 @@ def test_build_requirement_understands_the_license_string():
 
 def test_benchmark_finds_its_store_in_a_folder_of_store_folders(nb101_500_store, nb201_store, tmp_path):
     """`--data STORES` (prepare_tables' root) picks the store of --space / --dataset in its sub-folders."""
-    pytest.importorskip("search_algos")
     import search_algos
     from ssnenas import runner as bm
     from ssnenas.errors import StoreError
