@@ -3,8 +3,8 @@ after N, training_nums >= budget equal to the unrestricted search, the per-trial
 rows, the report's paired comparison with the unrestricted reference and its plot, and the
 one-line errors of bad names and references.
 
-Small settings throughout (a few epochs, 20 candidates, the tiny session checkpoints) on the real
-NAS-Bench-201 cifar10-valid table.
+Small settings throughout (a few epochs, 20 candidates, the tiny session checkpoints) on the synthetic
+NAS-Bench-201 table (tests/synthetic_tables.py), so they run on any clone.
 """
 
 from __future__ import annotations
@@ -89,35 +89,35 @@ def _search(name, store, ckpt, *, budget, seed=7, trial=0, **extra):
     return s
 
 
-def test_the_predictor_is_frozen_once_trained_on_n(nb201_benchmark, nb201_checkpoints):
+def test_the_predictor_is_frozen_once_trained_on_n(synthetic_nb201_benchmark, nb201_checkpoints):
     ckpt = nb201_checkpoints["ss-rl"]
     sizes = []
     for n, fits in ((10, 1), (20, 2), (25, 3), (30, 3)):  # trained on 10, 20, 30 ...: first multiple of k >= N
-        s = _search(f"npenas-ssrl-fixed:{n}", nb201_benchmark, ckpt, budget=60)
+        s = _search(f"npenas-ssrl-fixed:{n}", synthetic_nb201_benchmark, ckpt, budget=60)
         assert s.training_nums == n and s.timings["fits"] == fits, n
         sizes.append(s._fit_size)
         assert len(s.history) == 60  # the search itself goes on with all the data
     assert sizes == [10, 20, 30, 30]
-    full = _search("npenas-ssrl", nb201_benchmark, ckpt, budget=60)
+    full = _search("npenas-ssrl", synthetic_nb201_benchmark, ckpt, budget=60)
     assert full.timings["fits"] == 5 and full.timings["predictor_fit_s"] > 0
 
 
-def test_training_nums_100_and_150_equal_the_unrestricted_search_at_budget_100(nb201_benchmark, nb201_checkpoints):
+def test_training_nums_100_and_150_equal_the_unrestricted_search_at_budget_100(synthetic_nb201_benchmark, nb201_checkpoints):
     """At NB201's budget 100 the predictor is trained on 10, 20, ..., 90 archs: N = 100 and 150 never
     freeze it. With the same seed the search is the unrestricted one; what still differs by default is
     the original code's batch size of the fixed variants (16 once the training set exceeds 10, against
     10), so the identity holds once the batch size is the same."""
     ckpt = nb201_checkpoints["ss-rl"]
-    runs = {name: _search(name, nb201_benchmark, ckpt, budget=100, batch_size=10)
+    runs = {name: _search(name, synthetic_nb201_benchmark, ckpt, budget=100, batch_size=10)
             for name in ("npenas-ssrl", "npenas-ssrl-fixed:100", "npenas-ssrl-fixed:150")}
     archs = {name: [r["arch"] for r in s.history] for name, s in runs.items()}
     assert archs["npenas-ssrl-fixed:100"] == archs["npenas-ssrl"] == archs["npenas-ssrl-fixed:150"]
     assert {s.timings["fits"] for s in runs.values()} == {9}
     assert runs["npenas-ssrl-fixed:100"]._fit_size == 90
     # by default (no batch_size): the same 9 fits, on batches of 16 instead of 10
-    fixed = make_searcher("npenas-ssrl-fixed:100", space="nasbench201", store=nb201_benchmark, seed=7, budget=100,
+    fixed = make_searcher("npenas-ssrl-fixed:100", space="nasbench201", store=synthetic_nb201_benchmark, seed=7, budget=100,
                           predictor_checkpoint=ckpt)
-    full = make_searcher("npenas-ssrl", space="nasbench201", store=nb201_benchmark, seed=7, budget=100,
+    full = make_searcher("npenas-ssrl", space="nasbench201", store=synthetic_nb201_benchmark, seed=7, budget=100,
                          predictor_checkpoint=ckpt)
     assert [fixed._fit_batch_size(n) for n in range(10, 100, 10)] == [10] + [16] * 8
     assert [full._fit_batch_size(n) for n in range(10, 100, 10)] == [10] * 9
@@ -143,10 +143,10 @@ def test_a_cohort_trial_records_its_share_of_the_batched_fit():
 
 # -- the benchmark and its report -----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def study_run(ray_session, nb201_store, nb201_checkpoints, tmp_path_factory):
+def study_run(ray_session, synthetic_nb201_store, nb201_checkpoints, tmp_path_factory):
     """``ssnenas benchmark`` with the unrestricted SS-RL search and two fixed variants (cohorts of 2)."""
     run = tmp_path_factory.mktemp("fixed") / "run"
-    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", "npenas-ssrl",
+    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--algos", "npenas-ssrl",
             "npenas-ssrl-fixed:10", "npenas-ssrl-fixed:20", "--trials", "3", "--budget", "30", "--seed", "3",
             "--predictor", f"ss-rl={nb201_checkpoints['ss-rl']}", "--out", str(run),
             "--set", *(f"{k}={v}" for k, v in FAST.items())]
@@ -283,9 +283,9 @@ def test_a_committed_report_without_comparisons_still_prints(capsys, tmp_path):
     ("NPENAS-SSRL-FIXED:20", "--algos NPENAS-SSRL-FIXED:20: write it as npenas-ssrl-fixed:20"),
     ("bogus-fixed:20", "--algos: unknown algorithm 'bogus-fixed:20'"),
 ])
-def test_bad_algorithm_names_are_one_line_exit_2(algo, message, nb201_store, tmp_path, capsys):
+def test_bad_algorithm_names_are_one_line_exit_2(algo, message, synthetic_nb201_store, tmp_path, capsys):
     run = tmp_path / "run"
-    rc = main(["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", "random",
+    rc = main(["benchmark", "--quiet", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--algos", "random",
                algo, "--trials", "2", "--budget", "20", "--out", str(run)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: ") and "\n" not in err and message in err, err

@@ -101,14 +101,14 @@ def _value(lines: list[str], name: str, **want: str) -> float:
 
 
 @pytest.mark.slow
-def test_metrics_scraped_from_a_ray_node(nb201_store, tmp_path):
+def test_metrics_scraped_from_a_ray_node(synthetic_nb201_store, tmp_path):
     import pyarrow.parquet as pq
 
     port = _free_port()
     out = tmp_path / "run"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_metrics_report_interval_ms": "1000",
            "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(port), str(nb201_store), str(out)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(port), str(synthetic_nb201_store), str(out)], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -145,11 +145,11 @@ SCRIPT = textwrap.dedent(r'''
 
 
 @pytest.mark.slow
-def test_three_node_cluster_spreads_tasks_and_survives_a_dying_worker(nb201_store, tmp_path):
+def test_three_node_cluster_spreads_tasks_and_survives_a_dying_worker(synthetic_nb201_store, tmp_path):
     script = tmp_path / "multinode.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, str(script), str(nb201_store), str(tmp_path)], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, str(script), str(synthetic_nb201_store), str(tmp_path)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stdout, stderr = proc.communicate(timeout=420)

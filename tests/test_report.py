@@ -134,13 +134,13 @@ class RandomBackend:
         return AlgorithmRegistry(names=self.ALGORITHMS, make=self.make_searcher, run_direct=self.run_direct)
 
 
-def test_report_of_a_real_run_matches_numpy_on_the_parquet(nb201_csv, tmp_path):
+def test_report_of_a_real_run_matches_numpy_on_the_parquet(synthetic_nb201_csv, tmp_path):
     from ssnenas import runner as bm
     from ssnenas.fingerprint import file_sha256
     from ssnenas.store.nasbench201 import prepare_nasbench201
     from ssnenas.store.table import BenchmarkStore
 
-    store_file = prepare_nasbench201(nb201_csv, "cifar10-valid", tmp_path / "store",
+    store_file = prepare_nasbench201(synthetic_nb201_csv, "cifar10-valid", tmp_path / "store",
                                      val_column="cifar10-valid_val_acc", test_column="cifar10_test_acc")
     store = BenchmarkStore.open(store_file)
     config = bm.BenchmarkConfig(space="nasbench201", data=tmp_path / "store", algorithms=("r1", "r2"), trials=4,
