@@ -183,3 +183,60 @@ def test_command_line_prints_one_line_or_json_and_errors_exit_2(run, tmp_path, c
     assert main(["unpack", str(tmp_path / "missing.parquet"), str(tmp_path / "r3")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "no such pack file" in err and "\n" not in err
+
+
+def test_committed_packs_still_unpack(tmp_path):
+    """The packs under experiments/results/benchmark/packs/ pass the whole-pack validation and unpack."""
+    packs = Path(__file__).resolve().parents[1] / "experiments" / "results" / "benchmark" / "packs"
+    pack = packs / "nb201-cifar100-600-bananas.parquet"
+    if not pack.is_file():
+        pytest.skip(f"{pack} not in this checkout")
+    out = unpack_run(pack, tmp_path / "run")
+    assert out["written"] == 600 and out["algorithms"] == {"bananas": 600}
+    tasks = finished_tasks(tmp_path / "run")
+    assert sorted(tasks) == [(t, "bananas") for t in range(600)]
+    table = pq.read_table(tasks[(599, "bananas")])
+    assert table.num_rows == 100 and set(table["trial"].to_pylist()) == {599}
+    assert not [p.name for p in tmp_path.iterdir() if ".unpack-" in p.name]
+
+
+def test_pack_replaces_only_a_pack_of_the_same_study(run, tmp_path):
+    pack_run(run, tmp_path / "p.parquet")
+    other = tmp_path / "other"
+    atomic_json(other / "config.json", {**CONFIG, "seed": 9})
+    write_result(other, 0, "rea", _table(0, "rea", False), {"config_sha256": "9"})
+    before = (tmp_path / "p.parquet").read_bytes()
+    with pytest.raises(InputError, match=r"p.parquet: a pack of another run \(seed differ\)"):
+        pack_run(other, tmp_path / "p.parquet")
+    assert (tmp_path / "p.parquet").read_bytes() == before
+    assert pack_run(run, tmp_path / "p.parquet", ["rea"])["tasks"] == 3  # same study: replaced
+
+
+def test_unpack_asks_the_run_folder_lock_first(run, tmp_path, monkeypatch):
+    """A folder a running driver holds is refused through runpack.check_not_in_use (the lock's seam)."""
+    runfolder = pytest.importorskip("ssnenas.runfolder")
+    pack_run(run, tmp_path / "p.parquet")
+    asked = []
+
+    def busy(folder, command):
+        asked.append((Path(folder), command))
+        raise InputError(f"{folder}: in use by a running benchmark; wait for it")
+
+    monkeypatch.setattr(runfolder, "check_not_in_use", busy, raising=False)
+    with pytest.raises(InputError, match="in use"):
+        unpack_run(tmp_path / "p.parquet", tmp_path / "busy")
+    assert asked == [(tmp_path / "busy", "unpack")] and not (tmp_path / "busy").exists()
+
+
+def test_unpack_into_an_existing_run_moves_files_in_and_leaves_no_temporary(run, tmp_path):
+    pack_run(run, tmp_path / "p.parquet")
+    target = tmp_path / "t"
+    atomic_json(target / "config.json", CONFIG)
+    mine = write_result(target, 1, "rea", _table(1, "rea", False), {"config_sha256": "mine"}).read_bytes()
+    out = unpack_run(tmp_path / "p.parquet", target)
+    assert (out["written"], out["kept"]) == (5, 1)
+    files = _files(target)
+    assert files.pop((1, "rea")) == mine  # kept as it was
+    assert files == {k: v for k, v in _files(run).items() if k != (1, "rea")}
+    assert not (target / "summary.json").exists()  # an existing run keeps its own (absent) summary
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -7,6 +7,10 @@
 Parquet file; ``unpack`` re-creates them in RUN (a new folder, or one holding the same study: result
 files already there are kept, so packs of several sessions merge). Re-running the run's
 ``ssnenas benchmark`` command on RUN then runs only the tasks no pack held.
+
+A pack is checked whole before anything is written (a damaged or edited one is refused and leaves
+nothing); unpack writes only inside RUN, never through a link; pack replaces FILE only when it is a
+pack of the same run.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("pack", help="one file holding a benchmark run's finished tasks", description=doc,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path, metavar="RUN", help="the --out folder of `ssnenas benchmark`")
-    p.add_argument("file", type=Path, metavar="FILE", help="the pack to write (Parquet, e.g. RUN.pack.parquet)")
+    p.add_argument("file", type=Path, metavar="FILE", help="the pack to write (Parquet, e.g. RUN.pack.parquet); an existing FILE is replaced only if it "
+                        "is a pack of the same run")
     p.add_argument("--algos", nargs="+", default=None, metavar="ALGO",
                    help="pack only these algorithms' tasks (default: all)")
     p.add_argument("--json", action="store_true",
