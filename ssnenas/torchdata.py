@@ -161,7 +161,8 @@ def _needs_pickle(exc: BaseException, path: Path) -> bool:
     """True when ``torch.load(weights_only=True)`` refused ``path`` because it needs full unpickling: it
     names a global outside the allowed types, or it is a pickle (protocol 2+ starts with 0x80) of a
     protocol torch's data reader does not take; anything else is a damaged or foreign file."""
-    if "Unsupported global" in str(exc) or "Unsupported class" in str(exc):
+    text = str(exc)
+    if "GLOBAL" in text or "Unsupported global" in text or "Unsupported class" in text:
         return True
     with open(path, "rb") as fh:
         return fh.read(1) == b"\x80"
