@@ -141,7 +141,10 @@ def parse_predictor(text: str, *, space: str | None = None, flag: str = "--predi
     try:
         ckpt = read_checkpoint(where)
     except StoreError as exc:
-        raise InputError(f"{flag} {text!r}: {exc}") from None
+        msg = str(exc)
+        if "\n" in msg:  # torch's own multi-line reason: keep the message to one line
+            msg = msg.split(" (", 1)[0] + f"; pass a file written by `ssnenas pretrain {kind}`"
+        raise InputError(f"{flag} {text!r}: {msg}") from None
     want = None if space is None else get_space(space).name
     if ckpt.get("method") != kind or (want is not None and ckpt.get("space") != want):
         raise InputError(f"{flag} {text!r}: the checkpoint holds {describe(ckpt)}, not a {kind} pre-training"
