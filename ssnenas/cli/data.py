@@ -3,6 +3,7 @@
     ssnenas data prepare nasbench101 --source nasbench_only108.tfrecord [--out DIR]
     ssnenas data prepare nasbench201 --source NAS-Bench-201-v1_1-096897.pth --dataset cifar10-valid
     ssnenas data prepare darts --source nb301_500.csv
+    ssnenas data prepare transnas101-micro --source tnb101_micro.csv --dataset class_scene
     ssnenas data info DIR [--json]
     ssnenas data lookup DIR --key KEY_OR_ARCH [--json]
 
@@ -83,6 +84,26 @@ def register(subparsers: Any) -> None:
     pdarts.add_argument("--out", type=Path, default=None, metavar="DIR", help=out_help("darts", "cifar10"))
     pdarts.set_defaults(func=_prepare_darts)
 
+    ptnb = psub.add_parser("transnas101-micro", aliases=aliases("transnas101-micro"),
+                           help="TransNAS-Bench-101 micro: a CSV (tnb101_micro.csv layout) or the official .pth",
+                           description="Prepare the TransNAS-Bench-101 micro store of one task from a CSV with an "
+                                       "arch column (64-41414-a_bc_def) or transnas-bench_v10141024.pth. The "
+                                       "metric is higher-is-better but not always percent (SSIM 0..1, negative "
+                                       "loss); the store records its name.")
+    ptnb.add_argument("--source", type=Path, required=True, metavar="FILE",
+                      help="a CSV (e.g. tnb101_micro.csv) or transnas-bench_v10141024.pth")
+    ptnb.add_argument("--dataset", "--task", dest="dataset", required=True, metavar="TASK",
+                      help="class_object, class_scene, room_layout, jigsaw, segmentsemantic, normal or autoencoder")
+    ptnb.add_argument("--out", type=Path, default=None, metavar="DIR", help=out_help("transnas101-micro", "TASK"))
+    ptnb.add_argument("--val-column", default=None, metavar="C",
+                      help="CSV column (default <task>_valid_<metric>, e.g. class_scene_valid_top1) or .pth metric "
+                           "(default valid_top1 / valid_acc / valid_ssim / valid_neg_loss by task)")
+    ptnb.add_argument("--test-column", default=None, metavar="C",
+                      help="CSV column or .pth metric of the test value (.pth default: the validation metric's test_ twin)")
+    ptnb.add_argument("--trust-pickle", action="store_true",
+                      help="fully unpickle a trusted .pth that the data-only read refuses (it can run code)")
+    ptnb.set_defaults(func=_prepare_transnas101)
+
     for name, helptext, func in (("info", "summary of a prepared store", _info),
                                  ("lookup", "one architecture's row", _lookup)):
         p = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".")
@@ -158,6 +179,15 @@ def _prepare_darts(args: argparse.Namespace) -> int:
     return _prepared(path)
 
 
+def _prepare_transnas101(args: argparse.Namespace) -> int:
+    from ssnenas.store.transnas101 import BENCHMARK, check_task, prepare_transnas101
+
+    out = args.out or default_store_dir(BENCHMARK, check_task(args.dataset))
+    path = prepare_transnas101(args.source, args.dataset, out, val_column=args.val_column,
+                               test_column=args.test_column, trust_pickle=args.trust_pickle)
+    return _prepared(path)
+
+
 # -- info / lookup ----------------------------------------------------------------------------------
 def _open(args: argparse.Namespace):
     from ssnenas.spaces import canonical_name
@@ -200,7 +230,9 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     rows = [("benchmark", info["benchmark"]), ("dataset", info["dataset"]),
             ("architectures", _archs_text(store, unit="")), ("best key (val)", best["key"]),
-            ("best val_acc (%)", _fmt(best.get("val_acc"))), ("best test_acc (%)", _fmt(best.get("test_acc"))),
+            (f"best val_acc ({meta.get('metric_label', '%')})", _fmt(best.get("val_acc"))),
+            ("best test_acc (" + ("the same metric, test split" if "metric_label" in meta else "%") + ")",
+             _fmt(best.get("test_acc"))),
             ("best arch", best.get("arch")), ("source", info["source"]),
             ("source sha256", info["source_fingerprint"]), ("converter", info["converter_version"]),
             ("created", info["created"]), ("file", info["path"]), ("columns", ", ".join(info["columns"]))]

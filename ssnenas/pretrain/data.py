@@ -143,8 +143,9 @@ def load_archs(space_name: str, data: str | os.PathLike | None, *, num_archs: in
             raise StoreError(f"--data {data}: no such store; prepare one with `ssnenas data prepare`")
         return archs_from_store(space_name, data, dataset=dataset)
     space = get_space(space_name)
-    if space.name == "nasbench201":
-        return arch_set(space_name, space.all_archs(), source="all 15625 nasbench201 cells")
+    if space.name in ("nasbench201", "transnas101-micro"):  # small enough to take every cell
+        archs = space.all_archs()
+        return arch_set(space_name, archs, source=f"all {len(archs)} {space.name} cells")
     if space.name == "nasbench101":
         if not num_archs:
             raise InputError("--space nasbench101 without --data needs --num-archs N (distinct cells to "

@@ -43,7 +43,9 @@ METHOD = "ss-rl"
 # supported by the original script; it gets the NB101 settings here.
 DEFAULTS = {"nasbench101": {"lr": 5e-4, "epochs": 300},
             "nasbench201": {"lr": 1e-4, "epochs": 1000},
-            "darts": {"lr": 5e-4, "epochs": 300}}
+            "darts": {"lr": 5e-4, "epochs": 300},
+            # no published run: NAS-Bench-201's settings, the same cell with one op fewer
+            "transnas101-micro": {"lr": 1e-4, "epochs": 1000}}
 SEED = 3344  # the original code's fixed SS-RL seed
 _SPLIT, _HELDOUT, _EPOCH = 1, 2, 3  # rng stream ids under the run seed
 

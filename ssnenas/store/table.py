@@ -12,9 +12,10 @@ column         Arrow type                       meaning
 key            string (unique, non-null)        canonical identity (NB101: module hash; NB201: cell
                                                 string; DARTS: canonical genotype)
 arch           string                           the space's ``to_str`` form (what a Tune config carries)
-val_acc        double (nullable)                validation accuracy, percent, mean over seeds/repeats
-test_acc       double (nullable, may be all     test accuracy, percent, mean over seeds/repeats
-               null)
+val_acc        double (nullable)                validation accuracy, percent, mean over seeds/repeats; or
+                                                the metric the metadata names (``metric_unit`` not percent)
+test_acc       double (nullable, may be all     test accuracy, percent, mean over seeds/repeats (or that
+               null)                            metric)
 graph_ops      fixed_size_list<int8>[N]         node op indices into the space's ``node_features``
 graph_adj      fixed_size_list<uint8>[N*N]      row-major 0/1 adjacency (edge i -> j at ``i*N + j``)
 ============== ================================ ==========================================================
@@ -107,7 +108,8 @@ def write_store(out_dir: Path, *, benchmark: str, dataset: str, columns: dict[st
     ``columns`` maps names to numpy arrays, lists or pyarrow arrays, one value per architecture, and
     must hold :data:`REQUIRED_COLUMNS` (``test_acc`` may be all NaN/None). Missing ``graph_ops`` /
     ``graph_adj`` are computed from the space (``to_graph(from_str(arch))``). Accuracies must be
-    percentages. Returns the written path.
+    percentages unless ``extra_metadata["metric_unit"]`` says the values are another higher-is-better
+    metric (TransNAS-Bench-101: SSIM in 0..1, a negative loss). Returns the written path.
     """
     extra = dict(extra_metadata or {})
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -139,10 +141,11 @@ def write_store(out_dir: Path, *, benchmark: str, dataset: str, columns: dict[st
         cols["graph_ops"], cols["graph_adj"] = _graphs_from_space(space, archs)
     shapes: dict[str, list[int]] = {}
     arrays = {name: _to_arrow(name, value, n, shapes) for name, value in cols.items()}
+    percent = extra.get("metric_unit", "percent") == "percent"
     for name in ("val_acc", "test_acc"):
         arrays[name] = arrays[name].cast(pa.float64())
         vals = arrays[name].to_numpy(zero_copy_only=False)
-        bad = np.flatnonzero(~np.isnan(vals) & ((vals < 0) | (vals > 100)))
+        bad = np.flatnonzero(~np.isnan(vals) & ((vals < 0) | (vals > 100)) & percent)
         if bad.size:
             i = int(bad[0])
             raise InputError(f"store row {i} (key {keys[i]!r}): {name} = {vals[i]} is not a percentage "
