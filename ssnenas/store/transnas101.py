@@ -35,7 +35,8 @@ from typing import Any, Mapping
 
 from ssnenas.errors import DataFormatError, InputError
 from ssnenas.fingerprint import file_sha256
-from ssnenas.store.nasbench201 import _float_cell, _need_columns, _read_csv, _write
+from ssnenas.store.nasbench201 import (_float_cell, _need_columns, _pth_safe_globals, _read_csv, _refusal_reason,
+                                       _write)
 
 log = logging.getLogger(__name__)
 
@@ -139,22 +140,6 @@ def _from_csv(path: Path, task: str, val_column: str | None, test_column: str | 
 # The official .pth
 # ---------------------------------------------------------------------------------------------
 
-def _safe_globals() -> list[Any]:
-    """Numpy scalars (numpy 1 and 2 module names), ``numpy.dtype`` and its numeric dtype classes: what
-    a weights-only read must allow for numbers saved as numpy scalars. Nothing callable beyond that."""
-    import importlib
-
-    import numpy as np
-
-    try:
-        scalar = importlib.import_module("numpy._core.multiarray").scalar
-    except ModuleNotFoundError:  # numpy < 2
-        scalar = importlib.import_module("numpy.core.multiarray").scalar
-    dtype_classes = {type(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDG"} - {np.dtype}
-    return [(scalar, "numpy._core.multiarray.scalar"), (scalar, "numpy.core.multiarray.scalar"), np.dtype,
-            *sorted(dtype_classes, key=lambda t: t.__name__)]
-
-
 def load_official(path: Path, *, trust_pickle: bool = False) -> Any:
     """The dict of a TransNAS-Bench-101 .pth: a weights-only read (no code runs), or with
     ``trust_pickle`` a full unpickling. :class:`DataFormatError` names a refused or unreadable file."""
@@ -166,13 +151,11 @@ def load_official(path: Path, *, trust_pickle: bool = False) -> Any:
         if trust_pickle:
             log.warning("unpickling %s with torch.load(weights_only=False) (--trust-pickle): it can run code", path)
             return torch.load(path, map_location="cpu", weights_only=False)
-        with torch.serialization.safe_globals(_safe_globals()):
+        with torch.serialization.safe_globals(_pth_safe_globals()):  # numpy scalars, as NB201's .pth
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a refused, corrupt or foreign file
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        # a weights-only refusal names the global or type the file holds; other failures are about the bytes
-        reason = None if trust_pickle or "Weights only load failed" not in str(exc) else next(
-            (ln.rstrip(".") for ln in lines if "GLOBAL" in ln or "Can only build" in ln), None)
+        reason = None if trust_pickle else _refusal_reason(str(exc))  # the global or type the file names
         if reason:
             raise DataFormatError(f"{path}: refused: not plain TransNAS-Bench-101 data ({reason}); a pickle can "
                                   "run code. Only if you trust where this file came from, pass --trust-pickle, "
