@@ -197,8 +197,11 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                         on_result(spec["trial"], spec["algorithm"], path)
     except KeyboardInterrupt:
         interrupted = True
+        # queued tasks are dropped, running ones get a KeyboardInterrupt; not force=True, which can
+        # abort this process inside Ray (a reply of a task it killed meanwhile) before the run says
+        # what it kept
         for ref in pending:
-            ray.cancel(ref, force=True)
+            ray.cancel(ref)
         raise
     finally:
         bar.close()
