@@ -33,19 +33,12 @@ def _comparable(report: dict) -> dict:
     return {**{k: v for k, v in report.items() if k != "run"}, "algorithms": algos}
 
 
-def _search_algos():
-    search_algos = pytest.importorskip("search_algos")
-    if not hasattr(search_algos, "make_searcher"):
-        pytest.skip("search_algos has no make_searcher in this checkout yet")
-
-
 @pytest.mark.slow
-def test_a_killed_local_ray_ends_in_one_line_and_the_rerun_resumes(ray_session, nb201_store, tmp_path):
+def test_a_killed_local_ray_ends_in_one_line_and_the_rerun_resumes(ray_session, synthetic_nb201_store, tmp_path):
     psutil = pytest.importorskip("psutil")
-    _search_algos()
     run = tmp_path / "killed"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "ssnenas", "benchmark", *_argv(nb201_store, run),
+    proc = subprocess.Popen([sys.executable, "-m", "ssnenas", "benchmark", *_argv(synthetic_nb201_store, run),
                              "--num-cpus", "1"], env=env, cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -79,17 +72,16 @@ def test_a_killed_local_ray_ends_in_one_line_and_the_rerun_resumes(ray_session, 
 
     from ssnenas.cli import main
 
-    assert main(["benchmark", *_argv(nb201_store, run)]) == 0  # the same command (on this session's Ray)
+    assert main(["benchmark", *_argv(synthetic_nb201_store, run)]) == 0  # the same command (on this session's Ray)
     whole = tmp_path / "whole"
-    assert main(["benchmark", *_argv(nb201_store, whole)]) == 0
+    assert main(["benchmark", *_argv(synthetic_nb201_store, whole)]) == 0
     assert _comparable(build_report(run)) == _comparable(build_report(whole))
     assert build_report(run)["algorithms"]["random"]["num_trials"] == TRIALS
 
 
-def test_a_finished_run_says_so_without_starting_ray(ray_session, nb201_store, tmp_path, capsys, monkeypatch):
-    _search_algos()
+def test_a_finished_run_says_so_without_starting_ray(ray_session, synthetic_nb201_store, tmp_path, capsys, monkeypatch):
     run = tmp_path / "r"
-    argv = ["--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", "random",
+    argv = ["--quiet", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--algos", "random",
             "--trials", "2", "--budget", "12", "--out", str(run)]
     assert bm.main(argv) == 0
     summary = (run / "summary.json").read_bytes()
@@ -111,14 +103,13 @@ def lose_cohort(searchers, evaluators, budget):
 
 
 def test_a_lost_cohort_task_returned_first_ends_the_run_counting_each_of_its_trials(
-        ray_session, nb201_store, tmp_path, monkeypatch, capsys):
+        ray_session, synthetic_nb201_store, tmp_path, monkeypatch, capsys):
     """The first task back is a cohort lost with Ray: the run ends with its one line (no
     UnboundLocalError), and every trial of that cohort leaves the dashboard's queue, not one."""
     import dataclasses
 
     import ray.cloudpickle
 
-    _search_algos()
     import search_algos
     from ssnenas.runner import BenchmarkConfig, run_benchmark
     from ssnenas.runner.metrics import RunMetrics
@@ -136,7 +127,7 @@ def test_a_lost_cohort_task_returned_first_ends_the_run_counting_each_of_its_tri
     monkeypatch.setattr(RunMetrics, "finished", finished)
     registry = dataclasses.replace(search_algos.REGISTRY, run_cohort=lose_cohort)
     run = tmp_path / "run"
-    config = BenchmarkConfig(space="nasbench201", data=nb201_store, algorithms=("npenas-np",), trials=3,
+    config = BenchmarkConfig(space="nasbench201", data=synthetic_nb201_store, algorithms=("npenas-np",), trials=3,
                              budget=12, seed=1, out=run, progress=False, cohort_size=3)
     summary = run_benchmark(config, registry)
     assert summary["ray_lost"] == "this node's raylet died" and not summary["complete"]

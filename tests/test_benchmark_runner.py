@@ -114,11 +114,11 @@ def _executions(log: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(ray_session, nb201_store, tmp_path_factory):
+def finished_run(ray_session, synthetic_nb201_store, tmp_path_factory):
     """One complete 2 algorithms x 3 trials, budget 20 run (shared by the tests below)."""
     root = tmp_path_factory.mktemp("run")
     log = root / "executions.txt"
-    summary = runner.run_benchmark(_config(nb201_store, root / "A"), ToyBackend(log).registry())
+    summary = runner.run_benchmark(_config(synthetic_nb201_store, root / "A"), ToyBackend(log).registry())
     return root / "A", log, summary
 
 
@@ -130,10 +130,10 @@ def test_task_seeds_are_derived_per_trial_and_algorithm():
     assert runner.task_seed(7, 0, "rea") != runner.task_seed(8, 0, "rea")
 
 
-def test_initial_architectures_are_distinct_in_store_and_reproducible(nb201_store):
+def test_initial_architectures_are_distinct_in_store_and_reproducible(synthetic_nb201_store):
     from ssnenas.store.table import BenchmarkStore
 
-    store = BenchmarkStore.open(nb201_store)
+    store = BenchmarkStore.open(synthetic_nb201_store)
     a = runner.initial_architectures(store.space, store, 7, 3)
     assert a == runner.initial_architectures(store.space, store, 7, 3)
     assert a != runner.initial_architectures(store.space, store, 7, 4)
@@ -145,11 +145,11 @@ def test_initial_architectures_are_distinct_in_store_and_reproducible(nb201_stor
 
 
 # -- a real local run -----------------------------------------------------------------------------
-def test_run_writes_one_parquet_per_task_with_the_documented_rows(finished_run, nb201_store):
+def test_run_writes_one_parquet_per_task_with_the_documented_rows(finished_run, synthetic_nb201_store):
     from ssnenas.store.table import BenchmarkStore
 
     run, log, summary = finished_run
-    store = BenchmarkStore.open(nb201_store)
+    store = BenchmarkStore.open(synthetic_nb201_store)
     files = finished_tasks(run)
     assert sorted(files) == [(t, a) for t in range(3) for a in sorted(ALGOS)]
     assert files[(2, "toy-local")] == run / "results" / "trial=00002" / "algo=toy-local.parquet"
@@ -200,7 +200,7 @@ def test_run_writes_one_parquet_per_task_with_the_documented_rows(finished_run, 
     assert summary["overhead_share"] == pytest.approx(1 - search / (wall * workers), abs=rounding)
 
 
-def test_resume_skips_finished_tasks_and_reproduces_the_same_results(finished_run, nb201_store, tmp_path):
+def test_resume_skips_finished_tasks_and_reproduces_the_same_results(finished_run, synthetic_nb201_store, tmp_path):
     run, _, _ = finished_run
     partial = tmp_path / "B"
     shutil.copytree(run, partial)
@@ -208,48 +208,48 @@ def test_resume_skips_finished_tasks_and_reproduces_the_same_results(finished_ru
         result_path(partial, trial, algo).unlink()  # as if these tasks never finished
     kept = {k: p.read_bytes() for k, p in finished_tasks(partial).items()}
     log = tmp_path / "executions.txt"
-    summary = runner.run_benchmark(_config(nb201_store, partial), ToyBackend(log).registry())
+    summary = runner.run_benchmark(_config(synthetic_nb201_store, partial), ToyBackend(log).registry())
     assert summary["tasks_run"] == 2 and summary["tasks_done_before"] == 4 and summary["complete"]
     assert sorted(_executions(log)) == sorted([f"toy-local {runner.task_seed(7, 1, 'toy-local')}",
                                                f"toy-random {runner.task_seed(7, 2, 'toy-random')}"])
     for k, data in kept.items():  # finished files are not touched
         assert finished_tasks(partial)[k].read_bytes() == data
     assert read_results(partial).select(DETERMINISTIC).equals(read_results(run).select(DETERMINISTIC))
-    again = runner.run_benchmark(_config(nb201_store, partial), ToyBackend(log).registry())
+    again = runner.run_benchmark(_config(synthetic_nb201_store, partial), ToyBackend(log).registry())
     assert again["tasks_run"] == 0 and again["complete"] and len(_executions(log)) == 2
 
 
-def test_a_failing_task_is_reported_and_rerun_next_time(ray_session, nb201_store, tmp_path):
+def test_a_failing_task_is_reported_and_rerun_next_time(ray_session, synthetic_nb201_store, tmp_path):
     log = tmp_path / "executions.txt"
-    summary = runner.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2),
+    summary = runner.run_benchmark(_config(synthetic_nb201_store, tmp_path / "run", trials=2),
                                    ToyBackend(log, fail="toy-local").registry())
     assert not summary["complete"] and summary["tasks_failed"] == 2 and summary["tasks_run"] == 2
     assert summary["failures"][0].endswith("toy-local: ValueError: toy-local is broken")
     assert sorted(finished_tasks(tmp_path / "run")) == [(0, "toy-random"), (1, "toy-random")]
     assert len(_executions(log)) == 4  # a raising task is not retried by Ray (retry_exceptions=False)
-    again = runner.run_benchmark(_config(nb201_store, tmp_path / "run", trials=2), ToyBackend(log).registry())
+    again = runner.run_benchmark(_config(synthetic_nb201_store, tmp_path / "run", trials=2), ToyBackend(log).registry())
     assert again["complete"] and again["tasks_run"] == 2 and again["tasks_done_before"] == 2
     assert [x.split()[0] for x in _executions(log)[4:]] == ["toy-local", "toy-local"]
 
 
-def test_a_different_config_into_the_same_run_is_an_error(finished_run, nb201_store):
+def test_a_different_config_into_the_same_run_is_an_error(finished_run, synthetic_nb201_store):
     run, log, _ = finished_run
     before = {k: p.read_bytes() for k, p in finished_tasks(run).items()}
     with pytest.raises(InputError, match=r"different config \(budget: 30 now vs 20 there"):
-        runner.run_benchmark(_config(nb201_store, run, budget=30), ToyBackend(log).registry())
+        runner.run_benchmark(_config(synthetic_nb201_store, run, budget=30), ToyBackend(log).registry())
     with pytest.raises(InputError, match=r"algorithms: \['toy-random'\] now"):
-        runner.run_benchmark(_config(nb201_store, run, algorithms=("toy-random",)), ToyBackend(log).registry())
+        runner.run_benchmark(_config(synthetic_nb201_store, run, algorithms=("toy-random",)), ToyBackend(log).registry())
     assert {k: p.read_bytes() for k, p in finished_tasks(run).items()} == before
     assert len(_executions(log)) == 6
 
 
-def test_a_run_is_extended_by_more_algorithms_on_the_same_paired_trials(finished_run, nb201_store, tmp_path):
+def test_a_run_is_extended_by_more_algorithms_on_the_same_paired_trials(finished_run, synthetic_nb201_store, tmp_path):
     run, _, _ = finished_run
     log = tmp_path / "executions.txt"
     part = tmp_path / "part"
-    runner.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), ToyBackend(log).registry())
+    runner.run_benchmark(_config(synthetic_nb201_store, part, algorithms=("toy-random",)), ToyBackend(log).registry())
     kept = {k: p.read_bytes() for k, p in finished_tasks(part).items()}
-    summary = runner.run_benchmark(_config(nb201_store, part), ToyBackend(log).registry())
+    summary = runner.run_benchmark(_config(synthetic_nb201_store, part), ToyBackend(log).registry())
     assert summary["complete"] and summary["tasks_run"] == 3 and summary["tasks_done_before"] == 3
     assert sorted(x.split()[0] for x in _executions(log)) == ["toy-local"] * 3 + ["toy-random"] * 3
     assert {k: finished_tasks(part)[k].read_bytes() for k in kept} == kept  # the first algorithm untouched
@@ -259,10 +259,10 @@ def test_a_run_is_extended_by_more_algorithms_on_the_same_paired_trials(finished
     assert cfg["algorithms"] == list(ALGOS) and [e["added"] for e in cfg["extended"]] == [["toy-local"]]
     # now the run has both: fewer algorithms is still a different config
     with pytest.raises(InputError, match=r"algorithms: \['toy-random'\] now"):
-        runner.run_benchmark(_config(nb201_store, part, algorithms=("toy-random",)), ToyBackend(log).registry())
+        runner.run_benchmark(_config(synthetic_nb201_store, part, algorithms=("toy-random",)), ToyBackend(log).registry())
 
 
-def test_a_packed_run_unpacked_elsewhere_resumes_without_repeating_work(finished_run, nb201_store, tmp_path):
+def test_a_packed_run_unpacked_elsewhere_resumes_without_repeating_work(finished_run, synthetic_nb201_store, tmp_path):
     from ssnenas.analysis.runpack import pack_run, unpack_run
 
     run, _, _ = finished_run
@@ -270,7 +270,7 @@ def test_a_packed_run_unpacked_elsewhere_resumes_without_repeating_work(finished
     moved = tmp_path / "elsewhere"
     assert unpack_run(tmp_path / "random.parquet", moved)["written"] == 3
     log = tmp_path / "executions.txt"
-    summary = runner.run_benchmark(_config(nb201_store, moved), ToyBackend(log).registry())
+    summary = runner.run_benchmark(_config(synthetic_nb201_store, moved), ToyBackend(log).registry())
     assert summary["complete"] and summary["tasks_done_before"] == 3 and summary["tasks_run"] == 3
     assert sorted(x.split()[0] for x in _executions(log)) == ["toy-local"] * 3
     assert read_results(moved).select(DETERMINISTIC).equals(read_results(run).select(DETERMINISTIC))
@@ -278,10 +278,10 @@ def test_a_packed_run_unpacked_elsewhere_resumes_without_repeating_work(finished
     assert unpacked == {k: p.read_bytes() for k, p in finished_tasks(run).items() if k[1] == "toy-random"}
 
 
-def test_store_reaches_a_node_without_the_file_through_the_object_store(ray_session, nb201_store, tmp_path):
+def test_store_reaches_a_node_without_the_file_through_the_object_store(ray_session, synthetic_nb201_store, tmp_path):
     from ssnenas.fingerprint import file_sha256
 
-    src = next(nb201_store.glob("*.parquet"))
+    src = next(synthetic_nb201_store.glob("*.parquet"))
     data = src.read_bytes()
     ship = runner.StoreShipment(path=str(tmp_path / "elsewhere" / src.name), sha256=file_sha256(src),
                             size=len(data), bytes_ref=[ray_session.put(data)])
@@ -322,9 +322,9 @@ def _cli(argv: list[str], capsys) -> tuple[int, str]:
     ({"--budget": "9"}, "--budget 9 is smaller than the initial population of 10"),
     ({"--address": "127.0.0.1:1"}, "--address 127.0.0.1:1: no Ray cluster reachable there"),
 ])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, nb201_store, tmp_path, capsys,
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, synthetic_nb201_store, tmp_path, capsys,
                                                           toy_search_algos):
-    args = {"--space": "nasbench201", "--data": str(nb201_store), "--algos": list(ALGOS), "--trials": "2",
+    args = {"--space": "nasbench201", "--data": str(synthetic_nb201_store), "--algos": list(ALGOS), "--trials": "2",
             "--budget": "20", "--out": str(tmp_path / "run")}
     args.update(change)
     argv = ["benchmark", "--quiet"]
@@ -336,10 +336,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, nb201_
     assert not (tmp_path / "run").exists()
 
 
-def test_bad_input_into_an_existing_run_keeps_its_results(finished_run, nb201_store, capsys, toy_search_algos):
+def test_bad_input_into_an_existing_run_keeps_its_results(finished_run, synthetic_nb201_store, capsys, toy_search_algos):
     run, _, _ = finished_run
     before = {k: p.read_bytes() for k, p in finished_tasks(run).items()}
-    base = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", *ALGOS,
+    base = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--algos", *ALGOS,
             "--trials", "3", "--seed", "7", "--out", str(run)]
     rc, err = _cli([*base, "--budget", "20", "--address", "127.0.0.1:1"], capsys)
     assert rc == 2 and "no Ray cluster reachable" in err
@@ -348,10 +348,10 @@ def test_bad_input_into_an_existing_run_keeps_its_results(finished_run, nb201_st
     assert {k: p.read_bytes() for k, p in finished_tasks(run).items()} == before
 
 
-def test_python_module_entry_point_is_the_same_command(capsys, toy_search_algos, nb201_store, tmp_path):
+def test_python_module_entry_point_is_the_same_command(capsys, toy_search_algos, synthetic_nb201_store, tmp_path):
     from experiments import benchmark as benchmark_script
 
-    rc = benchmark_script.main(["--space", "nasbench201", "--data", str(nb201_store), "--algos", "toy-random",
+    rc = benchmark_script.main(["--space", "nasbench201", "--data", str(synthetic_nb201_store), "--algos", "toy-random",
                                 "--trials", "1", "--budget", "5", "--out", str(tmp_path / "r")])
     assert rc == 2 and "--budget 5 is smaller" in capsys.readouterr().err
 
@@ -367,15 +367,12 @@ def test_override_and_predictor_arguments_are_parsed():
 
 
 @pytest.mark.slow
-def test_cli_run_with_the_real_search_algorithms(ray_session, nb201_store, tmp_path, capsys):
+def test_cli_run_with_the_real_search_algorithms(ray_session, synthetic_nb201_store, tmp_path, capsys):
     """``ssnenas benchmark`` end to end with search_algos (random and a 5-epoch NPENAS-NP), then report."""
-    search_algos = pytest.importorskip("search_algos")
-    if not hasattr(search_algos, "make_searcher"):
-        pytest.skip("search_algos has no make_searcher in this checkout yet")
     from ssnenas.cli import main
 
     run = tmp_path / "run"
-    rc = main(["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", "random",
+    rc = main(["benchmark", "--quiet", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--algos", "random",
                "npenas-np", "--trials", "3", "--budget", "20", "--seed", "1", "--out", str(run),
                "--set", "npenas-np:epochs=5"])
     captured = capsys.readouterr()
@@ -403,16 +400,16 @@ def test_cli_run_with_the_real_search_algorithms(ray_session, nb201_store, tmp_p
     (["--algos", "npenas-ssrl"], "--algos npenas-ssrl: NPENAS: predictor='ss-rl' fine-tunes a pre-trained encoder"),
     (["--algos", "random", "--set", "epochs=5"], "--algos random: make_searcher('random'): unknown setting(s) epochs"),
 ])
-def test_searcher_settings_are_checked_before_any_task(extra, message, nb201_store, tmp_path, capsys):
+def test_searcher_settings_are_checked_before_any_task(extra, message, synthetic_nb201_store, tmp_path, capsys):
     """With the real search_algos: a setting every task would reject is one error up front."""
-    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--trials", "1",
+    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--trials", "1",
             "--budget", "20", "--out", str(tmp_path / "run"), *extra]
     rc, err = _cli(argv, capsys)
     assert rc == 2 and err.startswith("error: ") and "\n" not in err and message in err, err
     assert not (tmp_path / "run").exists()
 
 
-def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(nb201_store, nb201_checkpoints,
+def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(synthetic_nb201_store, nb201_checkpoints,
                                                                                tmp_path):
     """A re-made checkpoint (same weights; its history records other wall seconds) or the same one
     moved (a pack unpacked elsewhere) resumes the run; other weights are another study."""
@@ -431,12 +428,12 @@ def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(nb
     assert weights_sha256(remade) == weights_sha256(nb201_checkpoints["ss-rl"]) != weights_sha256(other)
 
     run = tmp_path / "run"
-    _, first = runner.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
+    _, first = runner.validate(_config(synthetic_nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
                                ToyBackend().registry())
     runner.write_run_config(run / "config.json", first, "t0")
-    runner.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())  # same study
+    runner.validate(_config(synthetic_nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())  # same study
     with pytest.raises(InputError, match="different config \\(predictors: "):
-        runner.validate(_config(nb201_store, run, predictors={"ss-rl": other}), ToyBackend().registry())
+        runner.validate(_config(synthetic_nb201_store, run, predictors={"ss-rl": other}), ToyBackend().registry())
 
     # a run config from before weights were hashed gains the hash on its next start, and then resumes
     # with the re-made checkpoint too
@@ -445,9 +442,9 @@ def test_a_checkpoint_is_part_of_a_run_by_its_weights_not_its_path_or_history(nb
     (run / "config.json").write_text(json.dumps(legacy))
     with pytest.raises(InputError, match="different config \\(predictors: "):
         # other file sha256
-        runner.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())
-    _, again = runner.validate(_config(nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
+        runner.validate(_config(synthetic_nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())
+    _, again = runner.validate(_config(synthetic_nb201_store, run, predictors={"ss-rl": nb201_checkpoints["ss-rl"]}),
                                ToyBackend().registry())
     runner.write_run_config(run / "config.json", again, "t1")
     assert json.loads((run / "config.json").read_text())["predictors"] == first["predictors"]
-    runner.validate(_config(nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())
+    runner.validate(_config(synthetic_nb201_store, run, predictors={"ss-rl": remade}), ToyBackend().registry())

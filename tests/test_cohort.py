@@ -34,8 +34,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def store(nb201_benchmark):
-    return nb201_benchmark
+def store(synthetic_nb201_benchmark):
+    return synthetic_nb201_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def _deterministic(run):
 
 
 @pytest.mark.slow
-def test_benchmark_cohorts_write_the_rows_of_one_trial_per_task(ray_session, nb201_store, tmp_path):
+def test_benchmark_cohorts_write_the_rows_of_one_trial_per_task(ray_session, synthetic_nb201_store, tmp_path):
     import json
     import shutil
 
@@ -188,8 +188,8 @@ def test_benchmark_cohorts_write_the_rows_of_one_trial_per_task(ray_session, nb2
     from ssnenas import runner
     from ssnenas.analysis.runs import finished_tasks, result_path
 
-    one = runner.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1), search_algos.REGISTRY)
-    four = runner.run_benchmark(_run_config(nb201_store, tmp_path / "four", cohort_size=4), search_algos.REGISTRY)
+    one = runner.run_benchmark(_run_config(synthetic_nb201_store, tmp_path / "one", cohort_size=1), search_algos.REGISTRY)
+    four = runner.run_benchmark(_run_config(synthetic_nb201_store, tmp_path / "four", cohort_size=4), search_algos.REGISTRY)
     assert one["cohort_sizes"] == {a: 1 for a in RUN_ALGOS}
     assert four["cohort_sizes"] == {a: 4 for a in RUN_ALGOS}
     assert one["tasks_run"] == four["tasks_run"] == 12 and four["complete"]  # trials are counted, not tasks
@@ -203,7 +203,7 @@ def test_benchmark_cohorts_write_the_rows_of_one_trial_per_task(ray_session, nb2
     for trial in (1, 3):
         result_path(partial, trial, "npenas-np").unlink()
     kept = {k: p.read_bytes() for k, p in finished_tasks(partial).items()}
-    again = runner.run_benchmark(_run_config(nb201_store, partial, cohort_size="auto"), search_algos.REGISTRY)
+    again = runner.run_benchmark(_run_config(synthetic_nb201_store, partial, cohort_size="auto"), search_algos.REGISTRY)
     assert again["tasks_run"] == 2 and again["tasks_done_before"] == 10 and again["complete"]
     assert all(finished_tasks(partial)[k].read_bytes() == v for k, v in kept.items())
     assert _deterministic(partial).equals(_deterministic(tmp_path / "one"))
@@ -219,14 +219,14 @@ def test_cohorts_are_formed_per_algorithm_from_unfinished_trials():
         [(5, "npenas-bo"), (6, "npenas-bo")], [(3, "rea")], [(5, "rea")], [(6, "rea")]]
 
 
-def test_auto_cohort_sizes_per_algorithm_and_capped_by_trials(nb201_store, tmp_path):
+def test_auto_cohort_sizes_per_algorithm_and_capped_by_trials(synthetic_nb201_store, tmp_path):
     import search_algos
     from ssnenas import runner
 
-    sizes = runner.cohort_sizes(_run_config(nb201_store, tmp_path, algorithms=("random", "rea", "npenas-bo"),
+    sizes = runner.cohort_sizes(_run_config(synthetic_nb201_store, tmp_path, algorithms=("random", "rea", "npenas-bo"),
                                             trials=600), search_algos.REGISTRY)
     assert sizes == {"random": 1, "rea": 1, "npenas-bo": search_algos.COHORT_SIZES["npenas-bo"]}
-    assert runner.cohort_sizes(_run_config(nb201_store, tmp_path, trials=3), search_algos.REGISTRY)["npenas-np"] == 3
+    assert runner.cohort_sizes(_run_config(synthetic_nb201_store, tmp_path, trials=3), search_algos.REGISTRY)["npenas-np"] == 3
     # a fixed variant with its training_nums takes its base name's size
     assert search_algos.REGISTRY.auto_cohort_size("npenas-ssrl-fixed:20", 600) == \
         search_algos.COHORT_SIZES["npenas-ssrl-fixed"]
@@ -238,10 +238,10 @@ def test_auto_cohort_sizes_per_algorithm_and_capped_by_trials(nb201_store, tmp_p
     ("5", "--cohort-size 5 is larger than --trials 4; pass at most 4, or auto"),
     ("many", "--cohort-size 'many': pass a whole number of trials per task, or auto"),
 ])
-def test_bad_cohort_size_is_one_line_exit_2_and_writes_nothing(value, message, nb201_store, tmp_path, capsys):
+def test_bad_cohort_size_is_one_line_exit_2_and_writes_nothing(value, message, synthetic_nb201_store, tmp_path, capsys):
     from ssnenas.cli import main
 
-    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(nb201_store), "--algos", "random",
+    argv = ["benchmark", "--quiet", "--space", "nasbench201", "--data", str(synthetic_nb201_store), "--algos", "random",
             "npenas-np", "--trials", "4", "--budget", "20", "--out", str(tmp_path / "run"), "--cohort-size", value]
     rc = main(argv)
     err = capsys.readouterr().err.strip()
@@ -249,17 +249,17 @@ def test_bad_cohort_size_is_one_line_exit_2_and_writes_nothing(value, message, n
     assert not (tmp_path / "run").exists()
 
 
-def test_a_backend_without_cohorts_runs_one_trial_per_task_or_says_so(nb201_store, tmp_path):
+def test_a_backend_without_cohorts_runs_one_trial_per_task_or_says_so(synthetic_nb201_store, tmp_path):
     from ssnenas import runner
     from ssnenas.errors import InputError
 
     registry = runner.AlgorithmRegistry(names=("random",), make=make_searcher, run_direct=run_direct,
                                         cohort_sizes={"random": 8})
     assert not registry.runs_cohorts and registry.auto_cohort_size("random", 100) == 1
-    config = _run_config(nb201_store, tmp_path / "run", algorithms=("random",), overrides={})
+    config = _run_config(synthetic_nb201_store, tmp_path / "run", algorithms=("random",), overrides={})
     assert runner.cohort_sizes(config, registry) == {"random": 1}
     with pytest.raises(InputError, match=r"^--cohort-size 2: these search algorithms cannot run cohorts"):
-        runner.cohort_sizes(_run_config(nb201_store, tmp_path / "run", algorithms=("random",), cohort_size=2),
+        runner.cohort_sizes(_run_config(synthetic_nb201_store, tmp_path / "run", algorithms=("random",), cohort_size=2),
                             registry)
 
 
@@ -287,7 +287,7 @@ class DiesOnce:
 
 
 @pytest.mark.slow
-def test_a_killed_cohort_is_retried_and_loses_only_its_own_work(ray_session, nb201_store, tmp_path):
+def test_a_killed_cohort_is_retried_and_loses_only_its_own_work(ray_session, synthetic_nb201_store, tmp_path):
     import sys
 
     import ray.cloudpickle
@@ -297,10 +297,10 @@ def test_a_killed_cohort_is_retried_and_loses_only_its_own_work(ray_session, nb2
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     kw = dict(algorithms=("npenas-np",), overrides={"npenas-np": RUN_OVERRIDES["npenas-np"]}, trials=2)
-    summary = runner.run_benchmark(_run_config(nb201_store, tmp_path / "run", cohort_size=2, **kw),
+    summary = runner.run_benchmark(_run_config(synthetic_nb201_store, tmp_path / "run", cohort_size=2, **kw),
                                    DiesOnce(tmp_path / "died").registry())
     assert (tmp_path / "died").exists()  # the first attempt was killed
     assert summary["complete"] and summary["tasks_run"] == 2 and summary["tasks_failed"] == 0
     assert summary["cohorts_split"] == 1  # retried as two single trials
-    runner.run_benchmark(_run_config(nb201_store, tmp_path / "one", cohort_size=1, **kw), search_algos.REGISTRY)
+    runner.run_benchmark(_run_config(synthetic_nb201_store, tmp_path / "one", cohort_size=1, **kw), search_algos.REGISTRY)
     assert _deterministic(tmp_path / "run").equals(_deterministic(tmp_path / "one"))
