@@ -344,3 +344,53 @@ def test_async_search_in_a_tuner_spends_the_budget(ray_session, tmp_path):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["settings"]["asynchronous"] is True
     with pytest.raises(InputError, match="asynchronous: False now vs True there"):
         run_search(resolve_settings(_args([*TINY, "--budget", "4", "--num-init", "1"])), tmp_path / "run")
+
+
+def test_resume_plan_replays_finished_candidates_and_reruns_unfinished_ones_from_their_checkpoint(tmp_path):
+    """ssnenas.darts.resume without Ray: a searcher state saved with two candidates in flight; the first
+    finished after that save (its result.json ends with ``done``), the second left a checkpoint. The plan
+    hands the first to the searcher and re-runs the second from its checkpoint, under a new trial id
+    that the recording searcher reports under the old one."""
+    from ssnenas.cli.search import make_search_searcher
+    from ssnenas.darts.resume import STATE_FILE, RecordingSearcher, plan_resume, trial_dirname
+    from ssnenas.darts.train import CandidateTrainer, TrainConfig
+    from ssnenas.darts.data import load_data
+
+    run = tmp_path / "run"
+    run.mkdir()
+    config = resolve_settings(_args(TINY))
+    searcher = make_search_searcher(config)
+    archs = [searcher.suggest(t)["arch"] for t in ("t1", "t2")]
+    searcher.save(run / STATE_FILE)
+    first = run / "tune" / "candidate_0001_t1"
+    first.mkdir(parents=True)
+    rows = [{"config": {"arch": archs[0]}, "epoch": e, "val_acc": 40.0 + e, "best_val_acc": 40.0 + e,
+             "timestamp": 100 + e, "trial_id": "t1"} for e in (1, 2)]
+    rows[-1].update(done=True, score=41.5, test_acc=39.0)
+    (first / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    second = run / "tune" / "candidate_0002_t2"
+    (second / "checkpoint_000000").mkdir(parents=True)
+    trainer = CandidateTrainer(parse_genotype(archs[1]), load_data("digits", split="search"),
+                               TrainConfig(epochs=2, channels=4, layers=3, batch_size=64))
+    trainer.train_epoch()
+    trainer.save(second / "checkpoint_000000" / "trainer.pt")
+    (second / "result.json").write_text(json.dumps({"config": {"arch": archs[1]}, "epoch": 1, "val_acc": 30.0,
+                                                    "timestamp": 101, "trial_id": "t2"}) + "\n")
+
+    restored = make_search_searcher(config)
+    reruns = plan_resume(run, restored, metric="best_val_acc")
+    assert [r["status"] for r in restored.history] == ["ok", "live"] and restored.history[0]["value"] == 42.0
+    assert [(r.trial_id, r.arch, r.index) for r in reruns] == [("t2", archs[1], 2)]
+    assert reruns[0].checkpoint == str(second / "checkpoint_000000" / "trainer.pt")
+    recorder = RecordingSearcher(restored, run / STATE_FILE, reruns)
+    given = recorder.suggest("new")
+    assert given == {"arch": archs[1], "candidate": 2, "resume_from": reruns[0].checkpoint}
+    trial = argparse.Namespace(config=given, trial_id="new", experiment_tag="1_arch=x")
+    assert trial_dirname(trial) == "candidate_0002_new"  # numbered as the candidate, not as the new trial
+    recorder.on_trial_complete("new", {"best_val_acc": 35.0, "config": given})
+    assert [r["status"] for r in restored.history] == ["ok", "ok"] and restored.history[1]["trial_id"] == "t2"
+    again = make_search_searcher(config)
+    again.restore(str(run / STATE_FILE))  # saved as it went
+    assert again.history == restored.history
+    nxt = recorder.suggest("new2")
+    assert nxt["candidate"] == 3 and "resume_from" not in nxt and again.suggest("x")["arch"] == nxt["arch"]
