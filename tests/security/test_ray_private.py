@@ -18,7 +18,6 @@ import stat
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
