@@ -24,7 +24,6 @@ from ray.tune.search import Searcher
 
 from search_algos import _templates
 from search_algos._candidates import best_parents, mutation_candidates
-from ssnenas.atomic import atomic_path
 from ssnenas.errors import DataFormatError, InputError
 from ssnenas.spaces import SearchSpace, get_space
 from ssnenas.torchdata import from_plain, load_data, pickles_trusted, save_data, to_plain

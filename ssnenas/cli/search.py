@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ssnenas.cli import add_command
-from ssnenas.darts.search import (DEFAULT_OUT, SearchConfig, SearchInterrupted, add_arguments,  # noqa: F401
-                                  resolve_settings)
+from ssnenas.darts.search import SearchConfig, SearchInterrupted, add_arguments, resolve_settings
 from ssnenas.darts.search import run_search as run_search_with
 
 HELP = """Open-domain DARTS search with real candidate training on Ray Tune.

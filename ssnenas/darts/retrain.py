@@ -18,7 +18,6 @@ The command line is :mod:`ssnenas.cli.retrain`.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
