@@ -394,3 +394,38 @@ def test_resume_plan_replays_finished_candidates_and_reruns_unfinished_ones_from
     assert again.history == restored.history
     nxt = recorder.suggest("new2")
     assert nxt["candidate"] == 3 and "resume_from" not in nxt and again.suggest("x")["arch"] == nxt["arch"]
+
+
+@pytest.mark.slow
+def test_a_folder_that_only_rays_pickles_record_resumes_with_trust_and_then_needs_none(ray_session, tmp_path):
+    """A search folder of an older ssnenas (no RUN/searcher.pt; pickled searcher snapshots) is refused
+    without --trust-pickle; with it, Ray's Tuner.restore resumes it, and the finished folder then holds
+    its searcher state as data, so the next re-run needs no trust."""
+    import pickle
+
+    from ssnenas.cli.search import make_search_searcher
+    from ssnenas.errors import DataFormatError
+
+    out = tmp_path / "run"
+    flags = [*TINY, "--budget", "2", "--num-init", "2", "--epochs", "1"]
+    settings = resolve_settings(_args(flags))
+    first = run_search(settings, out, cpus_per_trial=1)
+    (out / "searcher.pt").unlink()  # as an older ssnenas left it: Ray's records only, pickled
+    for snap in (out / "tune").glob("searcher-state-*.pkl"):
+        old = make_search_searcher(settings)
+        old.restore(str(snap))
+        snap.write_bytes(pickle.dumps({"class": type(old).__name__, "state": old.get_state()}))
+    with pytest.raises(DataFormatError, match="tuner.pkl.*--trust-pickle"):
+        run_search(settings, out, cpus_per_trial=1)
+    trusted = run_search(settings, out, cpus_per_trial=1, trust_pickle=True)
+    assert trusted["resumed"] and [c["genotype"] for c in trusted["candidates"]] == \
+        [c["genotype"] for c in first["candidates"]]
+    assert torch_loads_as_data(out / "searcher.pt")
+    again = run_search(settings, out, cpus_per_trial=1)
+    assert again["resumed"] and again["finished"] == 2
+
+
+def torch_loads_as_data(path: Path) -> bool:
+    import torch
+
+    return isinstance(torch.load(path, weights_only=True), dict)

@@ -371,6 +371,8 @@ def run_search(config: SearchConfig, out: str | os.PathLike | None = None, *, ma
                     with trusting_pickles():
                         grid = tune.Tuner.restore(str(exp), trainable=placed, resume_errored=True).fit()
                     ended = grid.num_terminated + grid.num_errors
+                    if ended >= config.budget:
+                        _adopt_final_snapshot(exp, searcher, state)
                 else:
                     grid = _tuner(config, out, placed, rs.RecordingSearcher(searcher, state, reruns), slots,
                                   done_before).fit()
@@ -393,6 +395,21 @@ def run_search(config: SearchConfig, out: str | os.PathLike | None = None, *, ma
     if summary["interrupted"]:
         raise SearchInterrupted(summary["finished"], config.budget)
     return summary
+
+
+def _adopt_final_snapshot(exp: Path, searcher: ResumableSearcher, state: Path) -> None:
+    """After an older folder finished under ``--trust-pickle``: keep the searcher state of Ray's final
+    snapshot (saved as data by this ssnenas) as RUN/searcher.pt, so the folder needs no trust again."""
+    from ssnenas.errors import SsnenasError
+
+    snapshots = sorted(exp.glob("searcher-state-*.pkl"))
+    if not snapshots:
+        return
+    try:
+        searcher.restore(str(snapshots[-1]), trust_pickle=False)
+    except (SsnenasError, RuntimeError):  # an older pickled snapshot: the folder keeps needing trust
+        return
+    searcher.save(str(state))
 
 
 def _tuner(config: SearchConfig, out: Path, trainable: Any, searcher: Any, slots: int, done_before: int):
