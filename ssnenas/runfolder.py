@@ -10,6 +10,10 @@ Shared by the two drivers (the benchmark runner, ``ssnenas.runner``, and the DAR
   into other files.
 
 Every refusal is one :class:`~ssnenas.errors.InputError` line that names the folder and the fix.
+
+A folder a command is writing is held by it (``FOLDER/.lock``, :mod:`ssnenas.runlock`): the drivers
+hold their ``--out`` for their whole run, and :func:`check_not_in_use` is the check of a command that
+must not write into a folder another command holds (``unpack``).
 """
 
 from __future__ import annotations
@@ -67,6 +71,20 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any], fields: Iterable
     defaults = defaults or {}
     return [f"{k}: {new.get(k)!r} now vs {old.get(k, defaults.get(k))!r} there"
             for k in fields if old.get(k, defaults.get(k)) != new.get(k)]
+
+
+def check_not_in_use(folder: Path, what: str) -> None:
+    """Refuse (:class:`~ssnenas.errors.RunFolderBusy`, one line naming the holder) ``what`` (e.g.
+    ``"unpack"``) into ``folder`` while another live command holds its lock; a lock of this very
+    process (a command that took the lock itself before writing) or of a dead holder does not refuse."""
+    import os
+
+    from ssnenas.runlock import holder_state, read_lock, refuse_if_held
+
+    info = read_lock(folder)
+    if info is not None and info.get("pid") == os.getpid() and holder_state(info)[0] == "alive":
+        return
+    refuse_if_held(folder, what)
 
 
 def refuse_other_run(folder: Path, diffs: list[str], *, label: str = "--out ", what: str = "run",

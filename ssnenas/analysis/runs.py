@@ -18,6 +18,7 @@ Only Parquet and JSON are read here: the analysis layer never imports ``search_a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -42,11 +43,16 @@ _NAME_SAFE = "-_.+"
 _TRIAL_RE = re.compile(r"^trial=(?P<trial>\d+)$")
 #: Config fields that say what a run is: they must match for a RUN folder to be resumed, extended or
 #: unpacked into (the rest of config.json says how and when it ran).
+#: ``store`` is the store's content fingerprint (:func:`ssnenas.store.content.store_identity`): where both
+#: configs have it, it decides and ``data_fingerprint`` (the source file's hash) is not compared; a config
+#: written before it existed is compared by ``data_fingerprint`` alone, so older runs stay resumable.
 IDENTITY_FIELDS = ("kind", "format_version", "space", "benchmark", "dataset", "data_fingerprint",
                    "algorithms", "trials", "budget", "seed", "num_initial", "initial_sampling",
-                   "predictors", "overrides")
-#: Identity fields a run may grow: ``--algos`` naming more algorithms (and their ``--predictor``) extends it.
-EXTENSIBLE_FIELDS = ("algorithms", "predictors")
+                   "predictors", "overrides", "store")
+#: Identity fields a run may grow: ``--algos`` naming more algorithms (and their ``--predictor``) and a
+#: larger ``--trials`` extend it (a task's seed and initial architectures depend only on its trial and
+#: algorithm, so a grown run equals one made at its size).
+EXTENSIBLE_FIELDS = ("algorithms", "predictors", "trials")
 
 #: Per-query columns of a result file (``timing_<name>`` columns follow).
 RESULT_COLUMNS = {
@@ -84,23 +90,40 @@ def same_checkpoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def identity_diffs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """The :data:`IDENTITY_FIELDS` in which two run configs differ (checkpoints by their weights)."""
+    """The :data:`IDENTITY_FIELDS` in which two run configs differ (checkpoints by their weights; the
+    store by its content where both configs record it, else by its source file's fingerprint)."""
+    by_content = isinstance(old.get("store"), dict) and isinstance(new.get("store"), dict)
     diffs = []
     for k in IDENTITY_FIELDS:
         if k == "predictors":
             po, pn = old.get(k) or {}, new.get(k) or {}
             if set(po) != set(pn) or any(not same_checkpoint(po[x], pn[x]) for x in po):
                 diffs.append(k)
+        elif k == "store":
+            if by_content and old[k] != new[k]:
+                diffs.append(k)
+        elif k == "data_fingerprint" and by_content:
+            continue
         elif old.get(k) != new.get(k):
             diffs.append(k)
     return diffs
 
 
+def result_identity_sha256(config: dict[str, Any]) -> str:
+    """The ``config_sha256`` a result file records: the run's identity without what a run may grow
+    (:data:`EXTENSIBLE_FIELDS`), and by content where the store's content is known, so that a task's
+    file is the same whether its run was made at once or grown to its size."""
+    skip = set(EXTENSIBLE_FIELDS) | ({"data_fingerprint"} if isinstance(config.get("store"), dict) else set())
+    ident = {k: config.get(k) for k in IDENTITY_FIELDS if k not in skip}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
 def covers(big: dict[str, Any], small: dict[str, Any]) -> bool:
-    """Run config ``big`` has every algorithm of ``small``, with the same checkpoints: it is ``small``
-    or an extension of it (when the other identity fields agree)."""
+    """Run config ``big`` has every algorithm of ``small``, with the same checkpoints, and at least its
+    trials: it is ``small`` or an extension of it (when the other identity fields agree)."""
     big_preds = big.get("predictors") or {}
     return (set(small.get("algorithms") or []) <= set(big.get("algorithms") or [])
+            and int(big.get("trials") or 0) >= int(small.get("trials") or 0)
             and all(k in big_preds and same_checkpoint(big_preds[k], v)
                     for k, v in (small.get("predictors") or {}).items()))
 

@@ -16,7 +16,13 @@ its own recorded seed; each finished trial is written at once to RUN/results/ (a
 --algos naming all of a run's algorithms plus new ones extends the run on the same paired trials.
 Cohorts (--cohort-size) run C trials of one algorithm in lockstep, their predictor fits batched, with
 the results of one trial per task; a cohort lost with its worker is retried as smaller cohorts.
-Ctrl-C keeps every finished trial; the same command resumes. The driver is ssnenas.runner.
+--trials larger than the run's grows it: only the new trials run, with the results a run made at
+that size has. Every task checkpoints its trials' searches (every 30 s of search) through the driver
+into RUN/checkpoints/: a lost task, or a run whose driver was stopped or killed, continues each
+trial from its last checkpoint, with the results of an uninterrupted run.
+One command at a time works in RUN: it holds RUN/.lock for its whole run, and a second command into
+RUN exits 2 naming the first. Ctrl-C keeps every finished trial and the checkpoints; the same command
+resumes. The driver is ssnenas.runner.
 """
 
 from __future__ import annotations
@@ -50,8 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", required=True, type=int, help="queries per search (paper: 150 NB101, 100 NB201)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0); task seeds are derived and recorded")
     p.add_argument("--out", required=True, type=Path, metavar="RUN",
-                   help="run folder (resumed if it exists; --algos may name more algorithms than the run has, "
-                   "to add them)")
+                   help="run folder (resumed if it exists; --algos may name more algorithms and --trials more "
+                   "trials than the run has, to add them)")
     p.add_argument("--address", default=None,
                    help="join a running Ray cluster ('auto' or HOST:PORT); default: start a local Ray")
     p.add_argument("--gpus-per-task", type=float, default=0.0, metavar="F",
@@ -71,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="trials per Ray task, searched in lockstep with their predictor fits batched into one "
                         "model (same results as one trial per task); 1: one trial per task; auto (default): "
                         "per algorithm, 1-2 minutes of work per task (1 for random, rea and bananas)")
+    p.add_argument("--checkpoint-every", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS)
+    # (hidden: seconds of search between two checkpoints of a trial, ssnenas.runner.checkpoints; tests
+    # pass a tiny value)
     p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
     p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                    help="no progress bar (--quiet is the same)")
@@ -85,7 +94,7 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
         gpus_per_task=args.gpus_per_task, num_cpus=args.num_cpus, predictors=predictors,
         overrides=parse_overrides(args.overrides), initial_sampling=args.initial_sampling,
         max_retries=args.max_retries, progress=not args.no_progress, dashboard=args.dashboard,
-        cohort_size=_cohort_arg(args.cohort_size))
+        cohort_size=_cohort_arg(args.cohort_size), checkpoint_every=args.checkpoint_every)
 
 
 def _cohort_arg(text: str) -> int | str:

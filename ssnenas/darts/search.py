@@ -330,12 +330,9 @@ def run_search(config: SearchConfig, out: str | os.PathLike | None = None, *, ma
     settings), the searcher (algorithm, predictor checkpoint), a resumed folder's records (data only;
     a folder that resumes only through Ray's pickles needs ``config.trust_pickle``) and the resources.
     Raises :class:`SearchInterrupted` (after writing the report of what finished) when the search was
-    interrupted before its budget."""
-    from ray import tune
-
-    from ssnenas.darts import resume as rs
-    from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
-    from ssnenas.torchdata import refusal, trusting_pickles
+    interrupted before its budget. RUN is held (:mod:`ssnenas.runlock`) from after the folder check to
+    the end: a second command into it is refused (:class:`~ssnenas.errors.RunFolderBusy`, exit 2)."""
+    from ssnenas.runlock import hold_run_folder
 
     if out is not None:
         overrides["out"] = Path(out)
@@ -346,6 +343,20 @@ def run_search(config: SearchConfig, out: str | os.PathLike | None = None, *, ma
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     out = Path(config.out).resolve()
     settings = config.run_settings()
+    check_run_folder(out, settings)  # a file or a foreign folder is refused before the lock is written there
+    with hold_run_folder(out):
+        return _run_search_held(config, out, settings, t0, make_searcher=make_searcher, trainable=trainable)
+
+
+def _run_search_held(config: SearchConfig, out: Path, settings: dict[str, Any], t0: float, *,
+                     make_searcher: SearcherFactory, trainable: type) -> dict[str, Any]:
+    """:func:`run_search` once RUN is held (its folder checked again: no other command writes it now)."""
+    from ray import tune
+
+    from ssnenas.darts import resume as rs
+    from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
+    from ssnenas.torchdata import refusal, trusting_pickles
+
     resumed = check_run_folder(out, settings)
     exp, state = out / TUNE_NAME, out / rs.STATE_FILE
     searcher = make_searcher(config)  # checks the algorithm and the predictor checkpoint

@@ -49,6 +49,8 @@ class BenchmarkConfig:
     progress: bool = True
     dashboard: bool = False
     cohort_size: int | str = "auto"
+    #: seconds of search between two checkpoints of a trial (ssnenas.runner.checkpoints); None: none
+    checkpoint_every: float | None = 30.0
 
 
 def task_seed(base_seed: int, trial: int, algorithm: str) -> int:

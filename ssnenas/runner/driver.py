@@ -19,19 +19,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
-import hashlib
-import json
+import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ssnenas.analysis.runs import CONFIG_FILE, IDENTITY_FIELDS, SUMMARY_FILE, finished_tasks, write_result
+from ssnenas.analysis.runs import (CONFIG_FILE, SUMMARY_FILE, finished_tasks, result_identity_sha256,
+                                   write_result)
 from ssnenas.atomic import atomic_json
 from ssnenas.ray_connect import connect_ray
 from ssnenas.runner.config import BenchmarkConfig, task_specs
-from ssnenas.runner.folder import write_run_config
+from ssnenas.runlock import hold_run_folder
+from ssnenas.runner import checkpoints as ckpt
+from ssnenas.runner.folder import check_run_folder, write_run_config
 from ssnenas.runner.metrics import RunMetrics
 from ssnenas.runner.registry import AlgorithmRegistry
 from ssnenas.runner.shipping import StoreShipment
@@ -40,20 +43,36 @@ from ssnenas.runner.validate import validate
 
 
 def run_benchmark(config: BenchmarkConfig, registry: AlgorithmRegistry, *,
-                  on_result: Callable[[int, str, Path], None] | None = None) -> dict[str, Any]:
+                  on_result: Callable[[int, str, Path], None] | None = None,
+                  command: str | None = None) -> dict[str, Any]:
     """Run (or resume) the benchmark of ``config`` with the searchers of ``registry``
     (``search_algos.REGISTRY``; tests pass their own); return the summary also saved as RUN/summary.json.
 
     ``on_result(trial, algorithm, path)`` is called in the driver after each result file is written.
+    The run folder is held (:func:`ssnenas.runlock.hold_run_folder`, ``command`` recorded in its lock;
+    default ``sys.argv``) from after the inputs are checked to the end: a second command into it is
+    refused with :class:`~ssnenas.errors.RunFolderBusy` naming this one.
     """
+    t_start = time.perf_counter()
+    store, run_config = validate(config, registry)  # every input, before anything is written
+    out = Path(config.out)
+    with hold_run_folder(out, command if command is not None else shlex.join(sys.argv)):
+        check_run_folder(out, run_config)  # again, now that no other command can write it
+        return _run_held(config, registry, store, run_config, on_result, t_start)
+
+
+def _run_held(config: BenchmarkConfig, registry: AlgorithmRegistry, store: Any, run_config: dict[str, Any],
+              on_result: Callable[[int, str, Path], None] | None, t_start: float) -> dict[str, Any]:
+    """:func:`run_benchmark` once the run folder is held."""
     from ssnenas.fingerprint import file_sha256
 
-    t_start = time.perf_counter()
-    store, run_config = validate(config, registry)
     out = Path(config.out)
-    pending_specs = task_specs(config, store, finished_tasks(out))
+    finished = finished_tasks(out)
+    pending_specs = task_specs(config, store, finished)
     total = config.trials * len(config.algorithms)
     n_before = total - len(pending_specs)
+    if (out / ckpt.CHECKPOINTS_DIR).is_dir():
+        ckpt.clean_finished(out, finished)
     if not pending_specs and (out / CONFIG_FILE).is_file():
         # Nothing left to run: say so without starting (or joining) Ray; summary.json keeps the
         # numbers of the invocation that did the work.
@@ -75,12 +94,11 @@ def run_benchmark(config: BenchmarkConfig, registry: AlgorithmRegistry, *,
             # (Also: a put object is what a driver whose raylet died tries to recover, and its
             # broken plasma connection then ends the process before the run can say what is kept.)
             ship.bytes_ref.append(ray.put(store.path.read_bytes()))
-        options = dict(num_cpus=1, num_gpus=config.gpus_per_task or 0, retry_exceptions=False)
-        # A single trial is retried by Ray; a lost cohort by the driver, as smaller cohorts (_drive).
-        remote = {"task": ray.remote(run_task).options(**options, max_retries=config.max_retries,
-                                                       name="ssnenas-benchmark-task"),
-                  "cohort": ray.remote(run_cohort_task).options(**options, max_retries=0,
-                                                                name="ssnenas-benchmark-cohort")}
+        options = dict(num_cpus=1, num_gpus=config.gpus_per_task or 0, retry_exceptions=False, max_retries=0)
+        # A lost task is resubmitted by the driver (_drive), with its trials' latest checkpoints: a
+        # single trial up to --max-retries times, a cohort as smaller cohorts.
+        remote = {"task": ray.remote(run_task).options(**options, name="ssnenas-benchmark-task"),
+                  "cohort": ray.remote(run_cohort_task).options(**options, name="ssnenas-benchmark-cohort")}
         tasks = form_cohorts(pending_specs, run_config["cohort_sizes"], config.algorithms)
         slots = _worker_slots(config.gpus_per_task)
         workers = max(1, min(slots, len(tasks)))
@@ -105,26 +123,62 @@ def run_benchmark(config: BenchmarkConfig, registry: AlgorithmRegistry, *,
     return summary
 
 
+def _start_inbox(config: BenchmarkConfig) -> Any:
+    """The run's checkpoint inbox (:class:`ssnenas.runner.checkpoints.Inbox`), a CPU-less actor on the
+    driver's node; None when checkpoints are off."""
+    if config.checkpoint_every is None:
+        return None
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    try:
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    except Exception:  # noqa: BLE001 - a client driver has no node of its own: anywhere will do
+        here = "DEFAULT"
+    return ray.remote(ckpt.Inbox).options(num_cpus=0, max_restarts=0, scheduling_strategy=here).remote()
+
+
 def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: StoreShipment,
            registry: AlgorithmRegistry, out: Path, run_config: dict[str, Any], config: BenchmarkConfig,
            summary: dict[str, Any], *, n_before: int, total: int, workers: int,
            on_result: Callable[[int, str, Path], None] | None) -> None:
     """Submit every pending task (a cohort of one or more trials), write each trial's result as its
-    task completes, resubmit a lost cohort as smaller ones, and measure the overhead (filled into
-    ``summary``, also when interrupted)."""
+    task completes, keep the trials' checkpoints, resubmit a lost task from them (a cohort as smaller
+    ones), and measure the overhead (filled into ``summary``, also when interrupted)."""
     import ray
 
     from ssnenas.progress import progress_bar
 
-    meta = {"config_sha256": hashlib.sha256(json.dumps({k: run_config[k] for k in IDENTITY_FIELDS},
-                                                       sort_keys=True).encode()).hexdigest(),
-            "ssnenas_version": run_config["ssnenas_version"]}
+    # the identity without what a run may grow: a task's file is the same in a grown run as in one
+    # made at its size
+    meta = {"config_sha256": result_identity_sha256(run_config), "ssnenas_version": run_config["ssnenas_version"]}
     t0 = time.perf_counter()
     pending: dict[Any, list[dict[str, Any]]] = {}
+    bar = progress_bar(total=total, initial=n_before, unit="task", desc="benchmark", enabled=config.progress)
+    shelf = ckpt.Shelf(out, bar.write)
+    shelf.load([s for t in tasks for s in t])
+    inbox = _start_inbox(config) if tasks else None
+    finished: set[tuple[int, str]] = set()
+    last_drain = time.monotonic()
+
+    def drain() -> None:
+        """Write what the inbox holds (and stop checkpointing if it is gone)."""
+        nonlocal inbox, last_drain
+        last_drain = time.monotonic()
+        if inbox is None:
+            return
+        try:
+            got = ray.get(inbox.take.remote(), timeout=10)
+        except Exception as exc:  # noqa: BLE001 - the run goes on without checkpoints
+            bar.write(f"checkpoints off: the run's inbox is unreachable ({type(exc).__name__})")
+            inbox = None
+            return
+        shelf.store(got, finished)
 
     def submit(task: list[dict[str, Any]]) -> None:
-        ref = (remote["task"].remote(task[0], ship, registry) if len(task) == 1 else
-               remote["cohort"].remote(task, ship, registry))
+        task = shelf.attach(task)
+        args = (ship, registry, inbox, config.checkpoint_every)
+        ref = (remote["task"].remote(task[0], *args) if len(task) == 1 else remote["cohort"].remote(task, *args))
         pending[ref] = task
 
     for task in tasks:
@@ -134,9 +188,10 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
     nodes: set[str] = set()
     platforms: set[str] = set()
     failures: list[str] = []
+    retries: dict[tuple[int, str], int] = {}
     n_run = splits = 0
-    bar = progress_bar(total=total, initial=n_before, unit="task", desc="benchmark", enabled=config.progress)
     interrupted = False
+    wait_s = min(1.0, ckpt.DRAIN_EVERY_S) if inbox is not None else 1.0
     try:
         while pending:
             if summary.get("ray_lost"):
@@ -145,9 +200,12 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                 ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
                 pending = {ref: pending[ref] for ref in ready}
             else:
-                ready, rest = ray.wait(list(pending), num_returns=1, timeout=1.0)
-                if not ready:  # nothing in a second: is there still a Ray to wait for?
+                ready, rest = ray.wait(list(pending), num_returns=1, timeout=wait_s)
+                if not ready:  # nothing for a while: is there still a Ray to wait for?
                     summary["ray_lost"] = _local_ray_lost()
+                if time.monotonic() - last_drain >= ckpt.DRAIN_EVERY_S and not summary.get("ray_lost"):
+                    drain()
+                if not ready:
                     continue
                 if rest:
                     more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
@@ -164,16 +222,23 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                         for spec in task:  # every trial of the task left the queue, unfinished
                             monitor.finished(spec["algorithm"], None)
                         continue
-                    if len(task) > 1 and _task_lost(exc):
-                        # the cohort's worker or node died: its trials again, as smaller cohorts
-                        parts = split_cohort(task)
-                        splits += 1
-                        bar.write(f"lost a cohort of {len(task)} {task[0]['algorithm']} trials "
-                                  f"({type(exc).__name__}); retrying them as cohorts of "
-                                  f"{' and '.join(str(len(p)) for p in parts)}")
-                        for part in parts:
-                            submit(part)
-                        continue
+                    if _task_lost(exc):
+                        drain()  # its trials' last checkpoints, to continue from
+                        if len(task) > 1:
+                            # the cohort's worker or node died: its trials again, as smaller cohorts
+                            parts = split_cohort(task)
+                            splits += 1
+                            bar.write(f"lost a cohort of {len(task)} {task[0]['algorithm']} trials "
+                                      f"({type(exc).__name__}); retrying them as cohorts of "
+                                      f"{' and '.join(str(len(p)) for p in parts)}")
+                            for part in parts:
+                                submit(part)
+                            continue
+                        key = (task[0]["trial"], task[0]["algorithm"])
+                        retries[key] = retries.get(key, 0) + 1
+                        if retries[key] <= config.max_retries:
+                            submit(task)
+                            continue
                     cause = getattr(exc, "cause", None) or exc
                     msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
                     results = [f"{type(cause).__name__}: {msg}"] * len(task)
@@ -185,6 +250,8 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                         monitor.finished(spec["algorithm"], None)
                         continue
                     path = write_result(out, spec["trial"], spec["algorithm"], table, meta)
+                    finished.add((spec["trial"], spec["algorithm"]))
+                    shelf.discard(spec["trial"], spec["algorithm"])
                     monitor.finished(spec["algorithm"], table)
                     n_run += 1
                     search_sum += float(table["search_time_s"][0].as_py()) if len(table) else 0.0
@@ -197,20 +264,26 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                         on_result(spec["trial"], spec["algorithm"], path)
     except KeyboardInterrupt:
         interrupted = True
-        # queued tasks are dropped, running ones get a KeyboardInterrupt; not force=True, which can
-        # abort this process inside Ray (a reply of a task it killed meanwhile) before the run says
-        # what it kept
+        # what the tasks checkpointed so far is kept; queued tasks are dropped, running ones get a
+        # KeyboardInterrupt; not force=True, which can abort this process inside Ray (a reply of a
+        # task it killed meanwhile) before the run says what it kept
+        with contextlib.suppress(Exception):
+            drain()
         for ref in pending:
             ray.cancel(ref)
         raise
     finally:
         bar.close()
+        if inbox is not None and not summary.get("ray_lost"):
+            with contextlib.suppress(Exception):
+                ray.kill(inbox)
         wall = time.perf_counter() - t0
         overhead = (1.0 - search_sum / (wall * workers)) if n_run else None
         summary.update({
             "complete": not failures and not interrupted and not pending and not summary.get("ray_lost"),
             "tasks_run": n_run, "tasks_failed": len(failures), "failures": failures,
-            "cohorts_split": splits,
+            "cohorts_split": splits, "tasks_retried": sum(retries.values()),
+            "resumed_from_checkpoints": shelf.resumed,
             "wall_time_s": round(wall, 3), "workers": workers,
             "sum_search_time_s": round(search_sum, 3), "sum_task_wall_time_s": round(wall_sum, 3),
             "overhead_share": None if overhead is None else round(overhead, 5),

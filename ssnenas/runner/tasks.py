@@ -1,10 +1,12 @@
 """The work of one Ray task: a (trial, algorithm) search, or a cohort of C trials of one algorithm run
 in lockstep with their predictor fits batched, each returning its per-query result table
-(:data:`ssnenas.analysis.runs.RESULT_COLUMNS`). The driver writes the tables; tasks write nothing."""
+(:data:`ssnenas.analysis.runs.RESULT_COLUMNS`). The driver writes the tables; tasks write nothing: their
+checkpoints go to the driver too (:mod:`ssnenas.runner.checkpoints`)."""
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any, Callable
 
@@ -12,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from ssnenas.compute_platform import compute_platform
+from ssnenas.runner import checkpoints as ckpt
 from ssnenas.runner.registry import AlgorithmRegistry
 from ssnenas.runner.shipping import StoreShipment, open_shipped_store
 
@@ -99,42 +102,79 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def run_task(spec: dict[str, Any], ship: StoreShipment, registry: AlgorithmRegistry) -> pa.Table:
-    """Run one (trial, algorithm) search and return its per-query table (see ssnenas.analysis.runs)."""
+def start_trial(registry: AlgorithmRegistry, spec: dict[str, Any], store: Any,
+                sender: ckpt.Sender | None) -> tuple[tuple, Any, Callable[[str], dict], float]:
+    """``(looked_up, searcher, evaluate, search time before)`` of one trial: a fresh searcher, or, when
+    ``spec`` carries a checkpoint (``spec["checkpoint"]``, attached by the driver), the searcher and
+    lookups restored from it; ``evaluate`` checkpoints the trial as it goes when ``sender`` is given
+    (:mod:`ssnenas.runner.checkpoints`). A checkpoint that does not restore is dropped with one line
+    on stderr: the trial starts from query 0."""
+    looked_up = evaluator(store)
+    searcher = make_searcher(registry, spec, store)
+    before = 0.0
+    blob = spec.get("checkpoint")
+    if blob is not None:
+        try:
+            payload = ckpt.decode(blob)
+            why = ckpt.mismatch(payload, spec)
+            if why:
+                raise ValueError(why)
+            ckpt.restore(searcher, payload)
+            for arch in payload["archs"]:  # the lookups so far, in order, as the result table needs them
+                looked_up[0](arch)
+            before = float(payload.get("search_time_s") or 0.0)
+        except Exception as exc:  # noqa: BLE001 - a bad checkpoint costs its progress, not the trial
+            print(f"trial {spec['trial']} {spec['algorithm']}: its checkpoint does not restore ({one_line(exc)}); "
+                  "starting it from query 0", file=sys.stderr, flush=True)
+            looked_up = evaluator(store)
+            searcher = make_searcher(registry, spec, store)
+            before = 0.0
+    evaluate = ckpt.TrialCheckpoints(spec, searcher, looked_up[1], sender, before).wrap(looked_up[0])
+    return looked_up, searcher, evaluate, before
+
+
+def _sender(inbox: Any, every_s: float | None) -> ckpt.Sender | None:
+    return None if inbox is None or every_s is None else ckpt.Sender(inbox, every_s)
+
+
+def run_task(spec: dict[str, Any], ship: StoreShipment, registry: AlgorithmRegistry, inbox: Any = None,
+             every_s: float | None = None) -> pa.Table:
+    """Run one (trial, algorithm) search and return its per-query table (see ssnenas.analysis.runs);
+    with ``inbox`` (the driver's checkpoint actor) its state is checkpointed every ``every_s`` seconds,
+    and a ``spec["checkpoint"]`` is continued."""
     t0 = time.perf_counter()
     _one_thread()
     store = open_shipped_store(ship)
-    looked_up = evaluator(store)
     t1 = time.perf_counter()
-    searcher = make_searcher(registry, spec, store)
-    registry.run_direct(searcher, looked_up[0], spec["budget"])
-    search_time = time.perf_counter() - t1
-    return result_table(spec, store, looked_up, searcher, search_time, time.perf_counter() - t0)
+    looked_up, searcher, evaluate, before = start_trial(registry, spec, store, _sender(inbox, every_s))
+    registry.run_direct(searcher, evaluate, spec["budget"])
+    search_time = time.perf_counter() - t1 + before
+    return result_table(spec, store, looked_up, searcher, search_time, time.perf_counter() - t0 + before)
 
 
-def run_cohort_task(specs: list[dict[str, Any]], ship: StoreShipment,
-                    registry: AlgorithmRegistry) -> list[pa.Table | str]:
+def run_cohort_task(specs: list[dict[str, Any]], ship: StoreShipment, registry: AlgorithmRegistry,
+                    inbox: Any = None, every_s: float | None = None) -> list[pa.Table | str]:
     """Run a cohort: the searches of ``specs`` (one algorithm, C trials) in lockstep with their
     predictor fits batched (``registry.run_cohort``); per spec its table, or a one-line error when
     that search failed (the others are kept). Each table's ``wall_time_s`` and ``search_time_s`` are
-    the cohort's divided by C (its share)."""
+    the cohort's divided by C (its share). Checkpoints as :func:`run_task`, per trial."""
     if registry.run_cohort is None:
         raise TypeError("run_cohort_task needs a registry with run_cohort")
     t0 = time.perf_counter()
     _one_thread()
     store = open_shipped_store(ship)
-    looked_up = [evaluator(store) for _ in specs]
     t1 = time.perf_counter()
-    searchers: list[Any] = [make_searcher(registry, spec, store) for spec in specs]
-    outcome = registry.run_cohort(searchers, [lu[0] for lu in looked_up], specs[0]["budget"])
+    sender = _sender(inbox, every_s)
+    started = [start_trial(registry, spec, store, sender) for spec in specs]
+    outcome = registry.run_cohort([s[1] for s in started], [s[2] for s in started], specs[0]["budget"])
     search_time = (time.perf_counter() - t1) / len(specs)
     wall = (time.perf_counter() - t0) / len(specs)
     out: list[pa.Table | str] = []
-    for spec, lu, searcher, result in zip(specs, looked_up, searchers, outcome):
+    for spec, (lu, searcher, _, before), result in zip(specs, started, outcome):
         if isinstance(result, BaseException):
             out.append(one_line(result))
         else:
-            out.append(result_table(spec, store, lu, searcher, search_time, wall))
+            out.append(result_table(spec, store, lu, searcher, search_time + before, wall + before))
     return out
 
 

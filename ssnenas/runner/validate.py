@@ -45,6 +45,11 @@ def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any,
         raise InputError(f"--initial-sampling {config.initial_sampling!r}: choose {' or '.join(INITIAL_SAMPLING)}")
     if config.max_retries < 0:
         raise InputError(f"--max-retries {config.max_retries}: pass 0 or more")
+    every = config.checkpoint_every
+    if every is not None and (isinstance(every, bool) or not isinstance(every, (int, float))
+                              or not (math.isfinite(every) and every >= 0)):
+        raise InputError(f"--checkpoint-every {every!r}: pass the seconds of search between two checkpoints of "
+                         f"a trial, 0 or more (default 30)")
     cohorts = cohort_sizes(config, registry)
     check_algorithm_names(config.algorithms, registry)
     bad = [a for a in config.overrides if a != "*" and a not in config.algorithms]
@@ -61,6 +66,7 @@ def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any,
                             "weights_sha256": weights_sha256(path)}
     store = open_store(config, space.name)
     check_searcher_settings(config, registry, space.name, store)
+    from ssnenas.store.content import store_identity
     run_config = {
         "kind": "benchmark",
         "format_version": FORMAT_VERSION,
@@ -81,6 +87,9 @@ def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any,
         "cohort_size": config.cohort_size,
         "cohort_sizes": cohorts,
         "ssnenas_version": __version__,
+        # what the store holds (architectures, value columns, a hash of them): a run is the same only on
+        # a store of the same content, whatever file it was prepared from (ssnenas.store.content)
+        "store": store_identity(store),
     }
     check_run_folder(config.out, run_config)
     check_address(config.address)
