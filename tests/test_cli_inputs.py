@@ -35,7 +35,7 @@ def test_random_bytes_without_crc_check_fail_in_one_line(tmp_path, capsys):
     rc, _, err = _run(capsys, "data", "prepare", "nasbench101", "--source", src, "--no-crc-check",
                       "--out", tmp_path / "out")
     assert rc == 2 and err.count("\n") == 1, err
-    assert err.startswith(f"error: {src}: record 0 at byte 0 announces 506,097,522,914,230,528 payload bytes")
+    assert err.startswith(f"error: --source {src}: record 0 at byte 0 announces 506,097,522,914,230,528 payload bytes")
     assert not (tmp_path / "out").exists()
 
 

@@ -19,7 +19,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ssnenas.spaces import aliases
 from ssnenas.store.paths import default_store_dir
@@ -56,7 +56,8 @@ def register(subparsers: Any) -> None:
     p101.add_argument("--out", type=Path, default=None, metavar="DIR", help=out_help("nasbench101", "cifar10"))
     p101.add_argument("--no-crc-check", action="store_true",
                       help="skip the TFRecord CRC32C checks (faster, but corruption goes unnoticed)")
-    p101.add_argument("--quiet", action="store_true", help="no progress bar")
+    p101.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                      help="no progress bar (--quiet is the same)")
     p101.set_defaults(func=_prepare_nasbench101)
 
     p201 = psub.add_parser("nasbench201", aliases=aliases("nasbench201"),
@@ -153,30 +154,41 @@ def _archs_text(store: Any, unit: str = " architectures") -> str:
     return f"{n}{unit}"
 
 
+def _prepare(args: argparse.Namespace, out: Path, convert: Callable[[Path], Path]) -> int:
+    """Check --out before the source is read (a file there, or a place under a file, is refused
+    at once), run ``convert(out)`` and name --source in an error about the source file."""
+    from ssnenas.checks import check_out_dir, naming_flag
+    from ssnenas.errors import SsnenasError
+
+    out = check_out_dir("--out", out)
+    try:
+        path = convert(out)
+    except SsnenasError as exc:
+        raise naming_flag("--source", args.source, exc) from None
+    return _prepared(path)
+
+
 def _prepare_nasbench101(args: argparse.Namespace) -> int:
     from ssnenas.store.nasbench101 import BENCHMARK, DATASET, prepare_nasbench101
 
-    out = args.out or default_store_dir(BENCHMARK, DATASET)
-    path = prepare_nasbench101(args.source, out, check_crc=not args.no_crc_check,
-                               progress=False if args.quiet else None)
-    return _prepared(path)
+    return _prepare(args, args.out or default_store_dir(BENCHMARK, DATASET),
+                    lambda out: prepare_nasbench101(args.source, out, check_crc=not args.no_crc_check,
+                                                    progress=False if args.no_progress else None))
 
 
 def _prepare_nasbench201(args: argparse.Namespace) -> int:
     from ssnenas.store.nasbench201 import prepare_nasbench201
 
-    out = args.out or default_store_dir("nasbench201", args.dataset)
-    path = prepare_nasbench201(args.source, args.dataset, out, val_column=args.val_column,
-                               test_column=args.test_column, trust_pickle=args.trust_pickle)
-    return _prepared(path)
+    return _prepare(args, args.out or default_store_dir("nasbench201", args.dataset),
+                    lambda out: prepare_nasbench201(args.source, args.dataset, out, val_column=args.val_column,
+                                                    test_column=args.test_column, trust_pickle=args.trust_pickle))
 
 
 def _prepare_darts(args: argparse.Namespace) -> int:
     from ssnenas.store.nasbench201 import prepare_darts_csv
 
-    out = args.out or default_store_dir("darts", "cifar10")
-    path = prepare_darts_csv(args.source, out)
-    return _prepared(path)
+    return _prepare(args, args.out or default_store_dir("darts", "cifar10"),
+                    lambda out: prepare_darts_csv(args.source, out))
 
 
 def _prepare_transnas101(args: argparse.Namespace) -> int:
@@ -190,10 +202,14 @@ def _prepare_transnas101(args: argparse.Namespace) -> int:
 
 # -- info / lookup ----------------------------------------------------------------------------------
 def _open(args: argparse.Namespace):
+    from ssnenas.errors import InputError
     from ssnenas.spaces import canonical_name
     from ssnenas.store.table import BenchmarkStore
 
-    benchmark = canonical_name(args.benchmark) if args.benchmark else None
+    try:
+        benchmark = canonical_name(args.benchmark) if args.benchmark else None
+    except InputError as exc:
+        raise InputError(f"--benchmark {args.benchmark}: {exc}") from None
     return BenchmarkStore.open(args.dir, benchmark=benchmark, dataset=args.dataset)
 
 

@@ -27,6 +27,8 @@ from typing import Any
 from ssnenas.cli import add_command, plain
 
 DEFAULT_SAMPLED = 10_000
+#: --num-archs above this is a typo (the analysis holds every architecture's encodings in memory)
+MAX_SAMPLED = 10 ** 7
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -53,11 +55,12 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 def _archs(args: argparse.Namespace, space: Any) -> tuple[list, str]:
     import numpy as np
 
+    from ssnenas.checks import check_int, check_seed, naming_flag
     from ssnenas.encstudy import sample_distinct
     from ssnenas.errors import InputError, StoreError
 
-    if args.num_archs is not None and args.num_archs < 1:
-        raise InputError(f"--num-archs {args.num_archs}: must be >= 1")
+    check_int("--num-archs", args.num_archs, maximum=MAX_SAMPLED)
+    check_seed("--seed", args.seed)
     rng = np.random.default_rng(args.seed)
     if args.data is not None:
         from ssnenas.store.table import BenchmarkStore
@@ -65,7 +68,7 @@ def _archs(args: argparse.Namespace, space: Any) -> tuple[list, str]:
         try:
             store = BenchmarkStore.open(args.data, dataset=args.dataset)
         except StoreError as exc:
-            raise InputError(f"--data {args.data}: {exc}") from None
+            raise naming_flag("--data", args.data, exc) from None
         if store.space.name != space.name:
             raise InputError(f"--data {args.data}: a {store.space.name} store, not {space.name}; pass "
                              f"--space {store.space.name} or a {space.name} store")
@@ -99,6 +102,7 @@ def format_table(result: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ssnenas.atomic import atomic_path
+    from ssnenas.checks import check_out_file
     from ssnenas.encstudy import analyse
     from ssnenas.errors import InputError
     from ssnenas.spaces import get_space
@@ -107,8 +111,7 @@ def run(args: argparse.Namespace) -> int:
         space = get_space(args.space)
     except InputError as exc:
         raise InputError(f"--space {args.space}: {exc}") from None
-    if args.out is not None and args.out.is_dir():
-        raise InputError(f"--out {args.out}: is a directory; pass a file path")
+    check_out_file("--out", args.out)
     names = args.encodings
     if names is not None:
         offered = [*space.encodings, "key"]

@@ -14,6 +14,9 @@ import argparse
 import json
 import sys
 
+#: --threads: torch CPU threads (more than any machine's cores is a typo)
+MAX_THREADS = 4096
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ssnenas.cli import plain
@@ -55,19 +58,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="torch CPU threads (default 1: the per-step tensors are tiny, and extra intra-op "
                         "threads made CPU fits 10-20x slower on a busy 2-core machine; 0 keeps torch's default)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                   help="no progress bar (--quiet is the same)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from ssnenas.checks import check_int, check_out_dir
     from ssnenas.errors import InputError
     from ssnenas.predictors.fit import resolve_device
     from ssnenas.predstudy import StudyConfig, parse_lr_overrides, parse_predictors
     from ssnenas.spaces import get_space
 
-    space = get_space(args.space).name
+    try:
+        space = get_space(args.space).name
+    except InputError as exc:
+        raise InputError(f"--space {args.space}: {exc}") from None
     config = StudyConfig(train_sizes=tuple(args.train_sizes), repeats=args.repeats, seed=args.seed,
                          epochs=tuple(args.epochs), batch_size=args.batch_size, weight_decay=args.weight_decay,
                          schedule=args.schedule, bias_lr_2x=args.bias_lr_2x, target=args.target,
@@ -76,9 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline != "gin" and args.baseline not in {s.name for s in specs}:
         raise InputError(f"--baseline {args.baseline}: not one of --predictors "
                          f"({', '.join(s.name for s in specs)})")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory; pass a directory path")
+    out = check_out_dir("--out", args.out)
+    check_int("--threads", args.threads, minimum=0, maximum=MAX_THREADS, hint=" (0 keeps torch's default)")
     try:
         device = resolve_device(args.device)
     except RuntimeError as exc:
@@ -87,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
 
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {args.device}: CUDA is not available here; use --device auto or cpu")
-    if args.threads < 0:
-        raise InputError(f"--threads {args.threads}: must be >= 0 (0 keeps torch's default)")
     threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -100,10 +103,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _study(args: argparse.Namespace, space: str, config, specs, out, device) -> int:
     from ssnenas.predstudy import config_dict, format_table, load_data, load_predictors, run_study, write_outputs
+    from ssnenas.checks import naming_flag
+    from ssnenas.errors import SsnenasError
     from ssnenas.predstudy.study import check_sizes
     from ssnenas.store.table import BenchmarkStore
 
-    store = BenchmarkStore.open(args.data, dataset=args.dataset)
+    try:
+        store = BenchmarkStore.open(args.data, dataset=args.dataset)
+    except SsnenasError as exc:
+        raise naming_flag("--data", args.data, exc) from None
     data = load_data(store, space=space, target=args.target, device=device)
     check_sizes(data, config.train_sizes, f"--data {args.data}")
     predictors = load_predictors(specs, space=space, num_features=data.num_features)

@@ -11,6 +11,12 @@ epoch of --out.
 from __future__ import annotations
 
 import argparse
+import os
+
+#: ``--chunk-elems``: distances materialised at once (2**36 floats are 256 GiB)
+MAX_CHUNK_ELEMS = 2 ** 36
+#: ``--workers``: Ray Train workers (one per CPU or GPU of a cluster)
+MAX_WORKERS = 10_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--width", type=int, default=32, help="GIN hidden width (default 32, as NPENAS's GIN)")
         q.add_argument("--layers", type=int, default=3, help="GIN layers (default 3, as NPENAS's GIN)")
         q.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
-        q.add_argument("--no-progress", action="store_true", help="no progress bar")
+        q.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                       help="no progress bar (--quiet is the same)")
 
     rl = sub.add_parser("ss-rl", help="regress the normalised graph edit distance of architecture pairs",
                         description="SS-RL pre-training (SSNENAS, arXiv 2011.00186): the GIN encoder learns "
@@ -84,10 +91,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
+#: ``--num-archs`` of a sampled pre-training set: the paper's DARTS run samples 50,000
+MAX_SAMPLED_ARCHS = 10 ** 7
+
+
+def _check_common(args) -> str:
+    """Check what both methods take before anything is read or written; return the space's name."""
+    from ssnenas.checks import MAX_EPOCHS, check_float, check_int, check_out_file, check_seed, naming_flag
+    from ssnenas.errors import InputError, SsnenasError
+    from ssnenas.pretrain.checkpoint import read_checkpoint
+    from ssnenas.pretrain.runner import resolve_device
+    from ssnenas.spaces import get_space
+
+    try:
+        space = get_space(args.space).name
+    except InputError as exc:
+        raise InputError(f"--space {args.space}: {exc}") from None
+    check_int("--epochs", args.epochs, maximum=MAX_EPOCHS)
+    check_float("--lr", args.lr, minimum=0.0, maximum=10.0, above=True)
+    check_seed("--seed", args.seed)
+    check_int("--num-archs", args.num_archs, minimum=2, maximum=MAX_SAMPLED_ARCHS)
+    resolve_device(args.device)
+    out = check_out_file("--out", args.out)
+    if out.is_file():  # resumed: it must be a checkpoint (whether of this run is checked with the data)
+        try:
+            read_checkpoint(out)
+        except SsnenasError as exc:
+            raise InputError(f"--out {out} exists but is not a checkpoint to resume ({exc}); pass a new "
+                             "file path") from None
+    if args.data is not None and not os.path.exists(args.data):
+        raise naming_flag("--data", args.data, _missing_store(args.data))
+    return space
+
+
+def _missing_store(path: str):
+    from ssnenas.errors import StoreError
+
+    return StoreError(f"{path}: no such store; prepare one with `ssnenas data prepare`")
+
+
 def _data(args, seed: int):
+    from ssnenas.checks import naming_flag
+    from ssnenas.errors import SsnenasError
     from ssnenas.pretrain.data import load_archs
 
-    return load_archs(args.space, args.data, num_archs=args.num_archs, seed=seed, dataset=args.dataset)
+    try:
+        return load_archs(args.space, args.data, num_archs=args.num_archs, seed=seed, dataset=args.dataset)
+    except SsnenasError as exc:
+        raise naming_flag("--data", args.data, exc) from None
+
+
+def _given(value, default):
+    """The flag's value, or ``default`` when it was not given (0 is a value, refused by the checks,
+    not a request for the default)."""
+    return default if value is None else value
 
 
 def _summary(ckpt: dict, out: str) -> None:
@@ -98,11 +155,10 @@ def _summary(ckpt: dict, out: str) -> None:
 
 def _run_ssrl(args) -> int:
     from ssnenas.pretrain.ssrl import DEFAULTS, SEED, SSRLConfig, train_ssrl
-    from ssnenas.spaces import get_space
 
-    space = get_space(args.space).name
+    space = _check_common(args)
     seed = SEED if args.seed is None else args.seed
-    config = SSRLConfig(epochs=args.epochs or DEFAULTS[space]["epochs"], lr=args.lr or DEFAULTS[space]["lr"],
+    config = SSRLConfig(epochs=_given(args.epochs, DEFAULTS[space]["epochs"]), lr=_given(args.lr, DEFAULTS[space]["lr"]),
                         batch_size=args.batch_size, train_fraction=args.train_fraction, seed=seed,
                         width=args.width, layers=args.layers, split=args.split, schedule=args.schedule,
                         bias_lr_2x=args.bias_lr_2x, ged=args.ged)
@@ -113,15 +169,18 @@ def _run_ssrl(args) -> int:
 
 
 def _run_ccl(args) -> int:
+    from ssnenas.checks import check_int, check_out_dir
     from ssnenas.pretrain.ccl_train import SEED, CCLConfig, preset, train_ccl
-    from ssnenas.spaces import get_space
 
-    space = get_space(args.space).name
+    space = _check_common(args)
+    check_int("--chunk-elems", args.chunk_elems, maximum=MAX_CHUNK_ELEMS)
+    check_int("--workers", args.workers, maximum=MAX_WORKERS)
+    check_out_dir("--ray-storage", args.ray_storage)
     n, m, s, k = preset(space, args.preset)
     seed = SEED if args.seed is None else args.seed
-    config = CCLConfig(batch_size=args.batch_size or n, train_samples=args.train_samples or m,
-                       batch_step=args.batch_step or s, min_negative_size=args.min_negative_size or k,
-                       epochs=args.epochs or 300, lr=args.lr or 5e-3, margin=args.margin,
+    config = CCLConfig(batch_size=_given(args.batch_size, n), train_samples=_given(args.train_samples, m),
+                       batch_step=_given(args.batch_step, s), min_negative_size=_given(args.min_negative_size, k),
+                       epochs=_given(args.epochs, 300), lr=_given(args.lr, 5e-3), margin=args.margin,
                        temperature=args.temperature, center_weight=args.center_weight, seed=seed,
                        width=args.width, layers=args.layers, dim=args.dim, workers=args.workers)
     data = _data(args, seed)

@@ -77,7 +77,11 @@ def _search_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from ssnenas.checks import check_out_file
     from ssnenas.darts.report import KIND as SEARCH_KIND
+
+    if not args.no_plot:
+        check_out_file("--plot", args.plot)
 
     if _run_kind(args.run) == SEARCH_KIND:
         return _search_report(args)

@@ -47,7 +47,10 @@ def register(subparsers: Any) -> None:
 
 def _pack(args: argparse.Namespace) -> int:
     from ssnenas.analysis.runpack import pack_run
+    from ssnenas.checks import check_out_file
 
+    if not args.file.exists():  # a new FILE under a regular file cannot be written: say so before reading RUN
+        check_out_file("", args.file)
     out = pack_run(args.run, args.file, args.algos)
     per_algo = ", ".join(f"{a} {n}" for a, n in out["algorithms"].items())
     print(json.dumps(out, sort_keys=True) if args.json else
@@ -58,7 +61,10 @@ def _pack(args: argparse.Namespace) -> int:
 
 def _unpack(args: argparse.Namespace) -> int:
     from ssnenas.analysis.runpack import unpack_run
+    from ssnenas.checks import check_out_dir
 
+    if not args.run.exists():  # a new RUN under a regular file cannot be made: say so before reading FILE
+        check_out_dir("", args.run)
     out = unpack_run(args.file, args.run)
     print(json.dumps(out, sort_keys=True) if args.json else
           f"unpacked {out['written']} finished tasks into {out['run']} ({out['kept']} already there, kept); "

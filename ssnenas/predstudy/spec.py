@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ssnenas.checks import MAX_LR
 from ssnenas.errors import InputError, StoreError
 from ssnenas.fingerprint import file_sha256
 
@@ -108,8 +109,8 @@ def parse_predictors(items: Iterable[str], *, space: str,
         raise InputError(f"--lr {unknown[0]}=...: no predictor or kind of that name in --predictors "
                          f"({', '.join(s.name for s in specs)})")
     for k, v in overrides.items():
-        if not v > 0:
-            raise InputError(f"--lr {k}={v}: a learning rate must be > 0")
+        if not 0 < v <= MAX_LR:  # also refuses nan
+            raise InputError(f"--lr {k}={v}: a learning rate must be > 0 and <= {MAX_LR:g}")
     return [PredictorSpec(name=s.name, kind=s.kind, checkpoint=s.checkpoint,
                           lr=float(overrides.get(s.name, overrides.get(s.kind, s.lr)))) for s in specs]
 
@@ -137,7 +138,10 @@ def load_predictor(spec: PredictorSpec, *, space: str, num_features: int) -> Loa
     from ssnenas.pretrain.checkpoint import describe, load_pretrained_encoder, read_checkpoint
 
     path = spec.checkpoint
-    ckpt = read_checkpoint(path)  # StoreError for a missing / unreadable / foreign file
+    try:
+        ckpt = read_checkpoint(path)  # StoreError for a missing / unreadable / foreign file
+    except StoreError as exc:
+        raise StoreError(f"--predictors {spec.name}={path}: {exc}") from None
     if ckpt["method"] != spec.kind:
         raise InputError(f"--predictors {spec.name}={path}: the checkpoint holds {describe(ckpt)}, not an "
                          f"{spec.kind} pre-training; pass it as {ckpt['method']}={path} or give the "

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ssnenas.atomic import atomic_path
+from ssnenas.checks import MAX_EPOCHS, check_float, check_int, check_seed
 from ssnenas.errors import DataFormatError, InputError
 from ssnenas.predstudy.baselines import BASELINE_KINDS, recipe
 from ssnenas.predstudy.spec import LoadedPredictor, PredictorSpec, load_predictor
@@ -45,6 +46,8 @@ CELL_VERSION = 1
 DEFAULT_TRAIN_SIZES = (20, 50, 100, 150, 200)
 PREDICT_BATCH = 16384  # eval-mode outputs are per-graph, so this only bounds memory
 SCHEDULES = ("cosine", "legacy")
+#: coupled L2 above this is a typo (the papers use 1e-4)
+MAX_WEIGHT_DECAY = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,15 +80,14 @@ class StudyConfig:
         _check_grid("--train-sizes", self.train_sizes,
                     "give at least one training-set size (e.g. --train-sizes 20 50 100)")
         _check_grid("--epochs", self.epochs, "give at least one epoch count (e.g. --epochs 300 or --epochs 50 100 300)")
-        for name in ("repeats", "batch_size"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
-        if self.baseline_epochs is not None and self.baseline_epochs < 1:
-            raise InputError(f"--baseline-epochs {self.baseline_epochs}: must be >= 1")
-        if self.group_size < 0:
-            raise InputError(f"--group-size {self.group_size}: must be >= 0 (0 = all repeats at once)")
-        if self.weight_decay < 0:
-            raise InputError(f"--weight-decay {self.weight_decay}: must be >= 0")
+        for e in self.epochs:
+            check_int("--epochs", e, maximum=MAX_EPOCHS)
+        check_int("--repeats", self.repeats)
+        check_int("--batch-size", self.batch_size)
+        check_int("--baseline-epochs", self.baseline_epochs, maximum=MAX_EPOCHS)
+        check_int("--group-size", self.group_size, minimum=0, hint=" (0 = all repeats at once)")
+        check_float("--weight-decay", self.weight_decay, minimum=0.0, maximum=MAX_WEIGHT_DECAY)
+        check_seed("--seed", self.seed)
         if self.schedule not in SCHEDULES:
             raise InputError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
 
@@ -97,8 +99,7 @@ def _check_grid(flag: str, values: tuple[int, ...], if_empty: str) -> None:
     if len(set(values)) != len(values):
         raise InputError(f"{flag} {list(values)}: a value is repeated; give each once")
     for v in values:
-        if v < 1:
-            raise InputError(f"{flag} {v}: must be >= 1")
+        check_int(flag, v)
 
 
 # -- the data ------------------------------------------------------------------------------------
@@ -133,6 +134,9 @@ def load_data(store: Any, *, space: str, target: str = "val_acc",
     if held != want:
         raise InputError(f"--space {space}, but --data {store.path} holds the {store.benchmark}/{store.dataset} "
                          f"store of the {held} space; pass --space {held} or a {want} store")
+    if target not in store.columns:
+        raise InputError(f"--target {target}: no such column in {store.path}; choose one of "
+                         f"{', '.join(c for c in store.columns if c.endswith('_acc')) or ', '.join(store.columns)}")
     values = np.asarray(store.column(target), dtype=np.float64)
     if values.ndim != 1:
         raise InputError(f"--target {target}: not a per-architecture number column of {store.path}")

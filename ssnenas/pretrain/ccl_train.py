@@ -27,12 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ssnenas.checks import MAX_COUNT, MAX_EPOCHS, check_float, check_int, check_seed
 from ssnenas.errors import InputError
 from ssnenas.pretrain.ccl import DEFAULT_CHUNK_ELEMS, CCLModel, ccl_loss, mine
 from ssnenas.pretrain.data import ArchSet
 from ssnenas.predictors.optim import cosine, make_adam, set_lr
-from ssnenas.pretrain.runner import (base_checkpoint, progress_bar, resolve_device, resume, run_epochs,
-                                     seeded_init)
+from ssnenas.pretrain.runner import (MAX_LR, base_checkpoint, check_model_size, progress_bar, resolve_device,
+                                     resume, run_epochs, seeded_init)
 
 METHOD = "ss-ccl"
 SEED = 444  # the original CCL seed
@@ -47,6 +48,8 @@ PRESETS = {
     ("transnas101-micro", "readme"): (4_000, 2_000, 1_000, 3_850),
 }
 _EPOCH, _ANCHOR = 1, 2
+#: --temperature, --margin, --center-weight above this are typos (the papers use 0.07, 0 and 0.5)
+MAX_SCALE = 1e6
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,8 +74,15 @@ class CCLConfig:
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "train_samples", "batch_step", "min_negative_size", "epochs", "workers"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
+            check_int(f"--{name.replace('_', '-')}", getattr(self, name),
+                      maximum=MAX_EPOCHS if name == "epochs" else MAX_COUNT)
+        check_float("--lr", self.lr, minimum=0.0, maximum=MAX_LR, above=True)
+        check_float("--temperature", self.temperature, minimum=0.0, maximum=MAX_SCALE, above=True)
+        check_float("--margin", self.margin, minimum=0.0, maximum=MAX_SCALE)
+        check_float("--center-weight", self.center_weight, minimum=0.0, maximum=MAX_SCALE)
+        check_float("weight_decay", self.weight_decay, minimum=0.0, maximum=MAX_SCALE)
+        check_seed("--seed", self.seed)
+        check_model_size(self.width, self.layers, self.dim)
         shard = self.batch_size // self.workers
         if self.min_negative_size >= shard:
             raise InputError(f"--min-negative-size {self.min_negative_size} must be below the archs each "
@@ -82,8 +92,6 @@ class CCLConfig:
             raise InputError(f"--train-samples {self.train_samples} exceeds the {shard} archs per worker batch")
         if self.batch_step > self.train_samples:
             raise InputError(f"--batch-step {self.batch_step} exceeds --train-samples {self.train_samples}")
-        if self.lr <= 0 or self.temperature <= 0:
-            raise InputError(f"--lr {self.lr} and --temperature {self.temperature} must be > 0")
 
 
 def preset(space: str, name: str = "readme") -> tuple[int, int, int, int]:

@@ -52,7 +52,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or not a torch file
-        raise StoreError(f"checkpoint {path}: cannot be read as a torch checkpoint ({exc}); "
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # torch's own run over many lines
+        raise StoreError(f"checkpoint {path}: cannot be read as a torch checkpoint ({why}); "
                          "re-run the pre-training to write it again") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise StoreError(f"checkpoint {path}: not an ssnenas pre-training checkpoint "

@@ -11,17 +11,41 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ssnenas.checks import MAX_LR  # noqa: F401 - the pre-training configs' bound, imported from here
+
 from ssnenas.pretrain.checkpoint import FORMAT, VERSION, check_same_run, read_checkpoint, save_checkpoint
 from ssnenas.pretrain.data import ArchSet
 
 EpochFn = Callable[[int], dict[str, float]]
 
 
+#: GIN hidden / projection width and layers: far above the papers' 32 x 3 and any graph here
+MAX_WIDTH, MAX_LAYERS = 4096, 64
+
+
+def check_model_size(width: int, layers: int, dim: int | None = None) -> None:
+    """``--width``/``--layers`` (and ``--dim``) of the encoder: refused before any tensor is allocated."""
+    from ssnenas.checks import check_int
+
+    check_int("--width", width, maximum=MAX_WIDTH)
+    check_int("--layers", layers, maximum=MAX_LAYERS)
+    check_int("--dim", dim, maximum=MAX_WIDTH)
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
+    """``auto`` -> CUDA when available, else CPU; an unknown device or CUDA where there is none is an
+    :class:`InputError` naming ``--device``."""
+    from ssnenas.errors import InputError
+
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"--device {device}: {str(exc).splitlines()[0]}; use auto, cpu or cuda[:i]") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available here; use --device auto or cpu")
+    return dev
 
 
 def seeded_init(seed: int, build: Callable[[], nn.Module]) -> nn.Module:

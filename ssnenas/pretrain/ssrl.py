@@ -30,13 +30,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ssnenas.checks import MAX_EPOCHS, check_float, check_int, check_seed
 from ssnenas.errors import InputError
 from ssnenas.predictors.gin import GINEncoder
 from ssnenas.pretrain.data import ArchSet
 from ssnenas.pretrain.ged import GED_KINDS, ged_target
 from ssnenas.predictors.optim import cosine, make_adam, set_lr
-from ssnenas.pretrain.runner import (base_checkpoint, progress_bar, resolve_device, resume, run_epochs,
-                                     seeded_init)
+from ssnenas.pretrain.runner import (MAX_LR, base_checkpoint, check_model_size, progress_bar, resolve_device,
+                                     resume, run_epochs, seeded_init)
 
 METHOD = "ss-rl"
 # Per-space defaults (the original SSNENAS code's nas_lib/params.py): lr, epochs. DARTS was not
@@ -67,14 +68,12 @@ class SSRLConfig:
     ged: str = "normalized"  # "normalized" exp(-d / n_nodes) target, or "raw" Hamming d (linear output)
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise InputError(f"--epochs {self.epochs}: must be >= 1")
-        if self.lr <= 0:
-            raise InputError(f"--lr {self.lr}: must be > 0")
-        if self.batch_size < 1:
-            raise InputError(f"--batch-size {self.batch_size}: must be >= 1")
-        if not 0 < self.train_fraction < 1:
-            raise InputError(f"--train-fraction {self.train_fraction}: must be in (0, 1)")
+        check_int("--epochs", self.epochs, maximum=MAX_EPOCHS)
+        check_float("--lr", self.lr, minimum=0.0, maximum=MAX_LR, above=True)
+        check_int("--batch-size", self.batch_size)
+        check_float("--train-fraction", self.train_fraction, minimum=0.0, maximum=1.0, above=True, below=True)
+        check_seed("--seed", self.seed)
+        check_model_size(self.width, self.layers)
         if self.split not in ("random", "legacy"):
             raise InputError(f"--split {self.split!r}: choose random or legacy")
         if self.schedule not in ("cosine", "legacy"):
