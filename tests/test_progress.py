@@ -59,3 +59,21 @@ def test_pretraining_into_a_log_writes_no_per_step_bars(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "\r" not in err and "it/s" not in err and "step/s" not in err
     assert len(err.splitlines()) == 1 and err.startswith("ss-ccl nasbench201: 12/12 step")
+
+
+@pytest.mark.parametrize("argv", [
+    ["data", "prepare", "nasbench101", "--source", "x.tfrecord"],
+    ["pretrain", "ss-rl", "--space", "nasbench201", "--out", "rl.pt"],
+    ["pretrain", "ss-ccl", "--space", "nasbench201", "--out", "ccl.pt"],
+    ["predictor-study", "--space", "nasbench201", "--data", "d", "--predictors", "gin", "--out", "o"],
+    ["benchmark", "--space", "nasbench201", "--data", "d", "--algos", "random", "--trials", "1", "--budget", "5",
+     "--out", "o"],
+], ids=lambda argv: " ".join(argv[:3 if argv[0] in ("data", "pretrain") else 1]))
+def test_every_command_with_a_bar_takes_no_progress_and_its_alias_quiet(argv):
+    """One name for the flag on every command (``--no-progress``); ``--quiet`` is the same flag."""
+    from ssnenas.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(argv).no_progress is False
+    for flag in ("--no-progress", "--quiet"):
+        assert parser.parse_args([*argv, flag]).no_progress is True
