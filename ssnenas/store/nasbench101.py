@@ -57,11 +57,6 @@ def _space_module() -> Any:
     return nasbench101
 
 
-def _dummy_ops(n: int) -> list[str]:
-    nb = _space_module()
-    return [nb.INPUT] + [nb.OPS[0]] * (n - 2) + [nb.OUTPUT]
-
-
 def _graph_tables(adj_strings: list[str], ops_strings: list[str]) -> tuple[np.ndarray, np.ndarray,
                                                                           np.ndarray, np.ndarray, np.ndarray]:
     """Padded adjacency per distinct adjacency string and node ops per distinct op list.

@@ -49,19 +49,9 @@ def file_descriptor_proto() -> descriptor_pb2.FileDescriptorProto:
 
 
 @functools.lru_cache(maxsize=1)
-def _classes() -> tuple[Any, Any]:
+def model_metrics_class() -> Any:
+    """The ``nasbench.ModelMetrics`` message class (its ``evaluation_data`` entries are built with
+    ``msg.evaluation_data.add(...)``, so ``EvaluationData`` needs no class of its own here)."""
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file_descriptor_proto())
-    mm = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.ModelMetrics"))
-    ev = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.EvaluationData"))
-    return mm, ev
-
-
-def model_metrics_class() -> Any:
-    """The ``nasbench.ModelMetrics`` message class."""
-    return _classes()[0]
-
-
-def evaluation_data_class() -> Any:
-    """The ``nasbench.EvaluationData`` message class."""
-    return _classes()[1]
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.ModelMetrics"))
