@@ -6,6 +6,8 @@ One module per algorithm, all over the same search-space API (``ssnenas.spaces``
   NPENAS-BO, the SS-RL / SS-CCL fine-tuned variants and the fixed-budget (``training_nums``) variants;
 - :class:`REA` (``rea.py``): regularized evolution, worst-removal as the original (``aging=True``: oldest);
 - :class:`RandomSearch` (``random_search.py``): unique random architectures;
+- :class:`LocalSearch` (``local_search.py``): first-improvement hill climbing over one-edit
+  neighbourhoods with random restarts (arXiv 2005.02960);
 - :class:`BANANAS` (``bananas.py``): path-encoding MLP ensemble with independent Thompson sampling.
 
 Every searcher suggests ``{"arch": <space.to_str(arch)>}``, proposes its architectures in batches (the
@@ -27,6 +29,7 @@ from search_algos._base import NASSearcher  # noqa: E402
 from search_algos._cohort import COHORT_SIZES, run_cohort  # noqa: E402
 from search_algos._direct import run_direct  # noqa: E402
 from search_algos.bananas import BANANAS  # noqa: E402
+from search_algos.local_search import LocalSearch  # noqa: E402
 from search_algos.npenas import NPENAS  # noqa: E402
 from search_algos.random_search import RandomSearch  # noqa: E402
 from search_algos.rea import REA  # noqa: E402
@@ -36,12 +39,13 @@ from ssnenas.runner.registry import AlgorithmRegistry  # noqa: E402
 
 #: every algorithm above as the one value the library's drivers take (``ssnenas benchmark`` passes it to
 #: ``ssnenas.runner.run_benchmark``): names, factory, settings check, drivers, default cohort sizes
+#: (``local-search``, like random search and REA, fits no model: cohorts of 1, its default)
 REGISTRY = AlgorithmRegistry(names=tuple(ALGORITHMS), make=make_searcher, run_direct=run_direct,
                              canonical=canonical_algorithm, check=check_settings, run_cohort=run_cohort,
                              cohort_sizes=COHORT_SIZES)
 
-__all__ = ["ALGORITHMS", "ARCH_NOT_IN_STORE", "BAD_ARCH", "BANANAS", "COHORT_SIZES", "NASSearcher", "NPENAS",
-           "REA", "REGISTRY", "RandomSearch", "TUNE_METRIC_MODE_MISMATCH", "TUNE_METRIC_MODE_NOT_PASSED",
+__all__ = ["ALGORITHMS", "ARCH_NOT_IN_STORE", "BAD_ARCH", "BANANAS", "COHORT_SIZES", "LocalSearch", "NASSearcher",
+           "NPENAS", "REA", "REGISTRY", "RandomSearch", "TUNE_METRIC_MODE_MISMATCH", "TUNE_METRIC_MODE_NOT_PASSED",
            "UNDEFINED_METRIC_MODE", "UNDEFINED_SEARCH_SPACE", "UNKNOWN_ALGORITHM",
            "algorithm_settings", "canonical_algorithm", "check_settings", "make_searcher", "parse_algorithm",
            "run_cohort", "run_direct"]

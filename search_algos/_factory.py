@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from search_algos._base import NASSearcher
 from search_algos.bananas import BANANAS
+from search_algos.local_search import LocalSearch
 from search_algos.npenas import NPENAS
 from search_algos.random_search import RandomSearch
 from search_algos.rea import REA
@@ -27,9 +28,10 @@ from ssnenas.spaces import get_space
 if TYPE_CHECKING:
     from ssnenas.store import BenchmarkStore
 
-#: every name make_searcher accepts, in the algorithm (plot label) order of the original SSNENAS code
-ALGORITHMS: list[str] = ["random", "rea", "bananas", "npenas-np", "npenas-np-fixed", "npenas-bo",
-                         "npenas-ssrl", "npenas-ssrl-fixed", "npenas-ssccl", "npenas-ssccl-fixed"]
+#: every name make_searcher accepts, in the algorithm (plot label) order of the original SSNENAS code,
+#: with local search (arXiv 2005.02960, not in that code) beside the other baseline without a model
+ALGORITHMS: list[str] = ["random", "rea", "local-search", "bananas", "npenas-np", "npenas-np-fixed",
+                         "npenas-bo", "npenas-ssrl", "npenas-ssrl-fixed", "npenas-ssccl", "npenas-ssccl-fixed"]
 
 _NPENAS_PREDICTOR = {"npenas-np": "gin", "npenas-bo": "gin-bo", "npenas-ssrl": "ss-rl",
                      "npenas-ssccl": "ss-ccl"}
@@ -84,6 +86,8 @@ def algorithm_settings(name: str, space: str) -> tuple[type[NASSearcher], dict[s
         return RandomSearch, {}
     if key == "rea":
         return REA, {"population_size": 30, "tournament_size": 10, "aging": False}
+    if key == "local-search":  # first improvement, one query at a time, as the authors' code
+        return LocalSearch, {"full_neighbourhood": False}
     if key == "bananas":
         return BANANAS, {"encoding": "path"}
     fixed = key.endswith("-fixed")

@@ -633,7 +633,7 @@ def test_bananas_ensemble_learns_and_defaults(store):
 
 # -- the factory -------------------------------------------------------------------------------------------
 def test_factory_names_errors_and_paired_initial_archs(store, checkpoints):
-    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 10
+    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 11
     with pytest.raises(InputError, match=r"unknown search algorithm 'npenas'; choose one of random, rea, "):
         make_searcher("npenas", space="nasbench201", store=store, seed=0, budget=10)
     with pytest.raises(InputError, match=r"unknown setting\(s\) tournament_size for NPENAS; valid: "):

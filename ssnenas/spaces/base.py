@@ -11,13 +11,14 @@ Representations every space offers:
   (NB101: the official module hash; NB201: the official cell string; DARTS: canonical genotype);
 - ``to_graph``: node op indices (length ``num_nodes``) plus a ``num_nodes``² 0/1 adjacency,
   padded to a fixed node count, edges oriented input -> output;
-- ``encode(arch, kind)`` for kind in ``encodings`` ("path", "pape", "adjacency").
+- ``encode(arch, kind)`` for kind in ``encodings`` ("path", "pape", "adjacency");
+- ``neighbours(arch)``: every architecture one edit away (local search), from ``one_edit_children``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -77,7 +78,29 @@ class SearchSpace:
     def encode(self, arch: Any, kind: str) -> np.ndarray:
         raise NotImplementedError
 
+    def one_edit_children(self, arch: Any) -> Iterator[Any]:
+        """Every valid architecture that one edit of ``arch`` gives, in a fixed order, possibly
+        repeating a key or equal to ``arch``; :meth:`neighbours` cleans it up. What one edit is, is
+        the space's choice (cells on edges: one op; NB101: one edge or one op; DARTS: one op or one
+        input of one edge)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no one-edit neighbourhood")
+
     # -- shared -----------------------------------------------------------------------------
+    def neighbours(self, arch: Any) -> list[Any]:
+        """The one-edit neighbourhood of ``arch``: local search's moves (White et al., arXiv 2005.02960).
+
+        Distinct by :meth:`key`, ``arch`` itself (and anything with its key) excluded, in the fixed
+        order of :meth:`one_edit_children`, so a caller's own RNG decides the visiting order and a run
+        stays reproducible. Unlike :meth:`mutate` it enumerates, rather than samples, the edits."""
+        own = self.key(arch)
+        seen, out = {own}, []
+        for child in self.one_edit_children(arch):
+            key = self.key(child)
+            if key not in seen:
+                seen.add(key)
+                out.append(child)
+        return out
+
     def ged(self, a: Any, b: Any) -> float:
         """Normalised graph edit distance, the SS-RL target: exp(-Hamming(PAPE_a, PAPE_b) / num_nodes).
 

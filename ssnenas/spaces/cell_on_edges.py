@@ -5,7 +5,7 @@ string forms differ, so everything else lives here once:
 
 - the arch value: a tuple of 6 op names in the edge order :data:`EDGES` = (1<-0), (2<-0), (2<-1),
   (3<-0), (3<-1), (3<-2) (both benchmarks' strings list the edges in this order);
-- sampling (uniform over ``len(ops)**6``) and NPENAS's one-edit mutation;
+- sampling (uniform over ``len(ops)**6``), NPENAS's one-edit mutation and the one-edit neighbourhood;
 - the original NPENAS/SSNENAS code's conversion to an 8-node op-on-node DAG (:meth:`graph_arrays`):
   node 0 the input, op-nodes 1..6 the edges, node 7 the output; zero-op nodes are removed, then
   nodes left without any edge (possibly the output), survivors renumbered, the last one moved to
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -147,6 +147,16 @@ class CellOnEdgesSpace(SearchSpace):
             if is_known is None or is_known(child):
                 return child
         return parent
+
+    def one_edit_children(self, arch: CellArch) -> Iterator[CellArch]:
+        """The cells with exactly one edge's op changed, edge by edge in :data:`EDGES` order, the
+        other ops in :attr:`ops` order: ``6 * (len(ops) - 1)`` of them (24 on NAS-Bench-201), the
+        neighbourhood :meth:`mutate` samples from and local search walks."""
+        parent = self.check(arch)
+        for pos in range(len(EDGES)):
+            for op in self.ops:
+                if op != parent[pos]:
+                    yield parent[:pos] + (op,) + parent[pos + 1:]
 
     # -- graph -------------------------------------------------------------------------------------
     @functools.cache

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -358,6 +358,21 @@ class DartsSpace(SearchSpace):
             if is_known is None or is_known(child):
                 return child
         return parent
+
+    def one_edit_children(self, arch: Genotype) -> Iterator[Genotype]:
+        """The genotypes with one edge of one cell changed: its op replaced by each of the other 7,
+        or its input by each other one its node may read (``range(k + 2)``) that the sibling edge
+        does not; normal cell first, edges in order: 2 * (8 * 7 + 12) = 136 of them, fewer when two
+        edits give the same canonical genotype."""
+        parent = _check(arch)
+        for c, edges in enumerate(parent.cells):
+            for e, (op, inp) in enumerate(edges):
+                changed = [(o, inp) for o in OPS if o != op]
+                changed += [(op, i) for i in range(e // 2 + 2) if i != inp and i != edges[e ^ 1][1]]
+                for edge in changed:
+                    cell = edges[:e] + (edge,) + edges[e + 1:]
+                    yield Genotype(normal=cell, reduce=parent.reduce) if c == 0 else \
+                        Genotype(normal=parent.normal, reduce=cell)
 
     def is_valid(self, arch: Genotype) -> bool:
         return genotype_problem(arch) is None

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -363,6 +363,29 @@ class NasBench101Space(SearchSpace):
             if is_known is None or is_known(child):
                 return child
         return arch
+
+    def one_edit_children(self, arch: NB101Arch) -> Iterator[NB101Arch]:
+        """The valid pruned cells one edit of the pruned matrix gives: each upper-triangular entry
+        flipped (row-major), then each intermediate op replaced by each of the other two. Pruning
+        can only drop vertices, so, as with :meth:`mutate`, no child has more vertices than its parent
+        (one edge cannot put a new vertex on an input -> output path anyway)."""
+        base = arch.array()
+        v = arch.num_vertices
+        rows, cols = np.triu_indices(v, 1)
+        for i, j in zip(rows.tolist(), cols.tolist()):
+            matrix = base.copy()
+            matrix[i, j] ^= 1
+            result = _pruned_or_reason(matrix, arch.ops)
+            if not isinstance(result, str):
+                yield _arch(*result)
+        for pos in range(1, v - 1):
+            for op in OPS:
+                if op != arch.ops[pos]:
+                    ops = list(arch.ops)
+                    ops[pos] = op
+                    result = _pruned_or_reason(base, ops)
+                    if not isinstance(result, str):
+                        yield _arch(*result)
 
     def is_valid(self, arch: NB101Arch) -> bool:
         """True iff ``arch`` is a valid spec *and* already in pruned form (as every NB101Arch should be)."""
