@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -60,14 +61,32 @@ def _tune_run_objective() -> tuple[str | None, str | None, bool] | None:
     Tune hands ``TuneConfig``'s metric/mode to a searcher only through ``set_search_properties``, which
     ``ray.tune.run`` calls only when ``param_space`` is non-empty; its frame is the one place that holds
     both values then. Read-only, and None when Tune's layout differs (the check is skipped)."""
+    loc = _tune_run_locals()
+    if loc is None:
+        return None
+    metric, mode = loc.get("metric"), loc.get("mode")
+    if (metric is None or isinstance(metric, str)) and (mode is None or isinstance(mode, str)):
+        return metric, mode, bool(loc.get("config"))
+    return None
+
+
+def _tune_run_num_samples() -> int | None:
+    """``num_samples`` of the ``ray.tune.run`` call asking this searcher for trials (``TuneConfig``'s),
+    or None outside Tune, for an endless run (``num_samples=-1``) or when Tune's layout differs."""
+    loc = _tune_run_locals()
+    n = None if loc is None else loc.get("num_samples")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < sys.maxsize:
+        return None
+    return n
+
+
+def _tune_run_locals() -> dict | None:
+    """The local variables of the ``ray.tune.run`` frame (``Tuner.fit`` runs one) that is asking this
+    searcher for trials, or None outside Tune. Read-only."""
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_name == "run" and frame.f_globals.get("__name__") == "ray.tune.tune":
-            loc = frame.f_locals
-            metric, mode = loc.get("metric"), loc.get("mode")
-            if (metric is None or isinstance(metric, str)) and (mode is None or isinstance(mode, str)):
-                return metric, mode, bool(loc.get("config"))
-            return None
+            return frame.f_locals
         frame = frame.f_back
     return None
 
@@ -188,7 +207,8 @@ class NASSearcher(Searcher):
         return out
 
     def _check_ready(self) -> None:
-        if not self._tune_checked:
+        if not self._tune_checked:  # once per Tune run (and process): the first suggest
+            self._check_tune_budget()
             self._check_tune_objective()
         if not self._metric or not self._mode:
             raise ValueError(_messages().UNDEFINED_METRIC_MODE.format(
@@ -211,6 +231,16 @@ class NASSearcher(Searcher):
             raise InputError(msg.TUNE_METRIC_MODE_MISMATCH.format(
                 cls=cls, metric=self._metric, mode=self._mode, tune_metric=metric, tune_mode=mode))
         self._tune_checked = True
+
+    def _check_tune_budget(self) -> None:
+        """Warn when Tune asks for more trials (``TuneConfig(num_samples=N)``) than ``budget``: the
+        searcher reports FINISHED after ``budget`` trials and Tune ends the run early without a word."""
+        wanted = _tune_run_num_samples() if self.budget is not None else None
+        if wanted is not None and wanted > self.budget:
+            cls = type(self).__name__
+            warnings.warn(_messages().BUDGET_BELOW_NUM_SAMPLES.format(cls=cls, budget=self.budget,
+                                                                       num_samples=wanted),
+                          UserWarning, stacklevel=4)
 
     # -- the Searcher hooks -----------------------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:

@@ -26,6 +26,11 @@ TUNE_METRIC_MODE_MISMATCH = (
     "mode={tune_mode!r}; Tune hands TuneConfig's metric/mode to a searcher only when the Tuner's "
     "param_space is non-empty, and it is empty, so they were not applied: pass the same metric and mode "
     "to {cls}(...) and to tune.TuneConfig(...)")
+# a searcher's budget ends a Tune run silently: Tune stops asking once the searcher says FINISHED
+BUDGET_BELOW_NUM_SAMPLES = (
+    "{cls}(budget={budget}) is below tune.TuneConfig(num_samples={num_samples}): the searcher suggests "
+    "{budget} trials, then FINISHED, and Tune ends the run after {budget} of the {num_samples} trials; "
+    "pass budget={num_samples} (or budget=None to let num_samples decide) or num_samples={budget}")
 BAD_ARCH = (
     "{cls}: {where} is {arch!r}, not a {space} architecture string ({why}); pass strings written by "
     "the space's to_str, e.g. {example!r}")
