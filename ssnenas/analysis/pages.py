@@ -59,7 +59,7 @@ _END = "<!-- /results -->"
 KINDS = ("benchmark", "fixed-budget", "study", "encodings", "measurement", "figure")
 
 #: the order algorithms are listed in (others after them, by name)
-_ALGORITHM_ORDER = ("random", "rea", "npenas-np", "npenas-bo", "bananas", "npenas-ssrl", "npenas-ssccl")
+_ALGORITHM_ORDER = ("random", "rea", "local-search", "npenas-np", "npenas-bo", "bananas", "npenas-ssrl", "npenas-ssccl")
 
 
 # --- Markdown helpers -------------------------------------------------------------------------------
