@@ -49,10 +49,11 @@ _TRIAL_RE = re.compile(r"^trial=(?P<trial>\d+)$")
 IDENTITY_FIELDS = ("kind", "format_version", "space", "benchmark", "dataset", "data_fingerprint",
                    "algorithms", "trials", "budget", "seed", "num_initial", "initial_sampling",
                    "predictors", "overrides", "store")
-#: Identity fields a run may grow: ``--algos`` naming more algorithms (and their ``--predictor``) and a
-#: larger ``--trials`` extend it (a task's seed and initial architectures depend only on its trial and
-#: algorithm, so a grown run equals one made at its size).
-EXTENSIBLE_FIELDS = ("algorithms", "predictors", "trials")
+#: Identity fields a run may grow: ``--algos`` naming more algorithms (with their ``--predictor`` and
+#: ``--set`` settings) and a larger ``--trials`` extend it (a task's seed and initial architectures depend
+#: only on its trial and algorithm, so a grown run equals one made at its size); what the run's own
+#: algorithms search with (checkpoints, effective settings) must stay as it was (:func:`covers`).
+EXTENSIBLE_FIELDS = ("algorithms", "predictors", "trials", "overrides")
 
 #: Per-query columns of a result file (``timing_<name>`` columns follow).
 RESULT_COLUMNS = {
@@ -118,12 +119,20 @@ def result_identity_sha256(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
+def effective_settings(config: dict[str, Any], algorithm: str) -> dict[str, Any]:
+    """The ``--set`` settings ``algorithm`` searched with in the run of ``config``: those for every
+    algorithm, then its own."""
+    overrides = config.get("overrides") or {}
+    return {**overrides.get("*", {}), **overrides.get(algorithm, {})}
+
+
 def covers(big: dict[str, Any], small: dict[str, Any]) -> bool:
     """Run config ``big`` has every algorithm of ``small``, with the same checkpoints, and at least its
     trials: it is ``small`` or an extension of it (when the other identity fields agree)."""
     big_preds = big.get("predictors") or {}
     return (set(small.get("algorithms") or []) <= set(big.get("algorithms") or [])
             and int(big.get("trials") or 0) >= int(small.get("trials") or 0)
+            and all(effective_settings(big, a) == effective_settings(small, a) for a in small.get("algorithms") or [])
             and all(k in big_preds and same_checkpoint(big_preds[k], v)
                     for k, v in (small.get("predictors") or {}).items()))
 
