@@ -10,7 +10,8 @@ Rules (docs/design.md, "Layout"):
   modules of ``search_algos`` (its ``__init__`` being the node ``search_algos``);
 - nothing under ``ssnenas/`` but ``ssnenas/cli/`` imports ``search_algos``, ``trainables`` or
   ``experiments``: the drivers get the searcher registry from the caller;
-- ``search_algos`` and ``trainables`` never import ``experiments``.
+- ``search_algos`` and ``trainables`` never import ``experiments``;
+- only the entry points (``ssnenas/__main__.py``, ``experiments/``) import ``ssnenas.cli``.
 """
 
 from __future__ import annotations
@@ -209,6 +210,14 @@ def test_library_below_cli_never_imports_upper_packages(graph):
            for dst, where in sorted(deps.items()) if dst.split(".")[0] in UPPER]
     assert not bad, ("only ssnenas/cli may import search_algos, trainables or experiments; the callers pass "
                      "registries down instead:\n" + "\n".join(bad))
+
+
+def test_only_the_entry_point_imports_the_cli(graph):
+    """``ssnenas.cli`` is the top floor: the library, searchers and trainables never reach up into it
+    (``python -m ssnenas``, i.e. ``ssnenas/__main__.py``, and ``experiments/`` entry scripts may)."""
+    bad = [f"{src} -> ssnenas.cli: {', '.join(deps['ssnenas.cli'])}" for src, deps in sorted(graph.items())
+           if "ssnenas.cli" in deps and src not in ("ssnenas.__main__", "experiments")]
+    assert not bad, "only the entry points may import ssnenas.cli:\n" + "\n".join(bad)
 
 
 def test_search_algos_and_trainables_never_import_experiments(graph):
