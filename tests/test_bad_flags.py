@@ -70,6 +70,7 @@ SEED = ("-1",)
 P201 = ("data", "prepare", "nasbench201", "--source", "{CSV}", "--dataset", "cifar10-valid")
 P101 = ("data", "prepare", "nasbench101", "--no-progress")
 PDARTS = ("data", "prepare", "darts")
+PTNB = ("data", "prepare", "transnas101-micro", "--dataset", "class_scene")
 # valid and quick as they stand (one epoch, a batch the 120-cell store fills), so a case the checks
 # miss fails by running instead of hanging the suite
 RL = ("pretrain", "ss-rl", "--space", "nasbench201", "--data", "{STORE}", "--out", "{W}/rl.pt", "--no-progress",
@@ -102,6 +103,9 @@ CASES: list[Case] = [
     *bad((*P101, "--out", "{W}/o"), "--source", "{MISSING}", "{DIR}", "{FILE}", "{CSV}"),
     *bad((*PDARTS, "--source", "{CSV}"), "--out", "{FILE}", "{FILE}/store"),
     *bad((*PDARTS, "--out", "{W}/o"), "--source", "{MISSING}", "{DIR}", "{FILE}", "{CSV}"),
+    *bad((*PTNB, "--source", "{CSV}"), "--out", "{FILE}", "{FILE}/store"),
+    *bad((*PTNB, "--out", "{W}/o"), "--source", "{MISSING}", "{DIR}", "{FILE}", "{CSV}"),
+    *bad(("data", "prepare", "transnas101-micro", "--source", "{CSV}", "--out", "{W}/o"), "--dataset", "chess"),
     # -- data info / lookup --------------------------------------------------------------------------
     pos(2, "data", "info", "{MISSING}"), pos(2, "data", "info", "{FILE}"), pos(2, "data", "info", "{DIR}"),
     *bad(("data", "info", "{STORE}"), "--dataset", "cifar11"),
@@ -276,6 +280,7 @@ def test_bad_flag_is_one_line_exit_2_and_writes_nothing(case: Case, template, tm
 def test_table_covers_every_owned_command():
     """Each command of the table has cases; a new command or flag gets its rows here."""
     commands = {_command(c) for c in CASES}
-    assert {"data prepare nasbench201", "data prepare nasbench101", "data prepare darts", "data info",
+    assert {"data prepare nasbench201", "data prepare nasbench101", "data prepare darts",
+            "data prepare transnas101-micro", "data info",
             "data lookup", "pretrain ss-rl", "pretrain ss-ccl", "predictor-study", "report", "pack", "unpack",
             "encodings", "benchmark", "search", "retrain"} <= commands

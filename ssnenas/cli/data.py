@@ -194,10 +194,9 @@ def _prepare_darts(args: argparse.Namespace) -> int:
 def _prepare_transnas101(args: argparse.Namespace) -> int:
     from ssnenas.store.transnas101 import BENCHMARK, check_task, prepare_transnas101
 
-    out = args.out or default_store_dir(BENCHMARK, check_task(args.dataset))
-    path = prepare_transnas101(args.source, args.dataset, out, val_column=args.val_column,
-                               test_column=args.test_column, trust_pickle=args.trust_pickle)
-    return _prepared(path)
+    return _prepare(args, args.out or default_store_dir(BENCHMARK, check_task(args.dataset)),
+                    lambda out: prepare_transnas101(args.source, args.dataset, out, val_column=args.val_column,
+                                                    test_column=args.test_column, trust_pickle=args.trust_pickle))
 
 
 # -- info / lookup ----------------------------------------------------------------------------------

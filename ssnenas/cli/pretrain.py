@@ -158,7 +158,8 @@ def _run_ssrl(args) -> int:
 
     space = _check_common(args)
     seed = SEED if args.seed is None else args.seed
-    config = SSRLConfig(epochs=_given(args.epochs, DEFAULTS[space]["epochs"]), lr=_given(args.lr, DEFAULTS[space]["lr"]),
+    config = SSRLConfig(epochs=_given(args.epochs, DEFAULTS[space]["epochs"]),
+                        lr=_given(args.lr, DEFAULTS[space]["lr"]),
                         batch_size=args.batch_size, train_fraction=args.train_fraction, seed=seed,
                         width=args.width, layers=args.layers, split=args.split, schedule=args.schedule,
                         bias_lr_2x=args.bias_lr_2x, ged=args.ged)
