@@ -202,6 +202,19 @@ def _busy(folder: Path, info: dict[str, Any], state: str, prefix: str = "") -> R
     return RunFolderBusy(f"{prefix}{folder} is in use by another command: {describe(info)}; {fix}")
 
 
+def check_free(folder: str | os.PathLike) -> None:
+    """Raise the :class:`RunFolderBusy` that taking ``folder``'s lock would raise now (a live command
+    holds it), without taking it: a command checks this first, to be refused at once rather than after
+    its slower checks; it takes the lock (:func:`hold_run_folder`) before it writes."""
+    folder = Path(folder)
+    info = read_lock(folder)
+    if info is None:
+        return
+    state, _ = holder_state(info)
+    if state != DEAD:
+        raise _busy(folder, info, state)
+
+
 def refuse_if_held(folder: str | os.PathLike, what: str) -> None:
     """Raise :class:`RunFolderBusy` when a live command holds ``folder`` (``what``, e.g. ``"unpack"``,
     names the refused action); a lock whose holder is gone does not refuse (the next driver takes it

@@ -117,9 +117,13 @@ def interrupted_message(config: BenchmarkConfig) -> str:
 
 def command(args: argparse.Namespace) -> int:
     """``ssnenas benchmark``: run it, print one summary line; 1 when tasks failed or Ray was lost."""
-    from ssnenas.runner.driver import run_benchmark
+    from ssnenas.runlock import check_free
 
     config = config_from_args(args)
+    if config.out.is_dir():
+        check_free(config.out)  # a folder another command holds: refused at once, before the slow checks
+    from ssnenas.runner.driver import run_benchmark
+
     try:
         summary = run_benchmark(config, registry())
     except KeyboardInterrupt:

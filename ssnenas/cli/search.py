@@ -55,6 +55,10 @@ def run_search(config: SearchConfig, out: str | os.PathLike | None = None, **ove
 
 
 def _command(args: argparse.Namespace) -> int:
+    from ssnenas.runlock import check_free
+
+    if Path(args.out).is_dir():
+        check_free(args.out)  # a folder another command holds (ssnenas.runlock): refused at once
     config = resolve_settings(args)
     try:
         summary = run_search(config)
