@@ -15,6 +15,8 @@ One job per module: :mod:`~ssnenas.runner.config` (settings, seeds, paired initi
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 #: where each public name lives; imported on first use (PEP 562), so that ``ssnenas --help`` and a
@@ -31,6 +33,19 @@ _HOMES = {
     "ssnenas.runner.validate": ("cohort_sizes", "validate"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+class _Package(types.ModuleType):
+    """This package, whose ``validate`` stays the function: importing the submodule of that name (the
+    driver does) would otherwise rebind the package's attribute to the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "validate" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

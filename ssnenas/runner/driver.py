@@ -5,12 +5,19 @@
   the **driver** writes each finished trial atomically to ``RUN/results/trial=TTTTT/algo=NAME.parquet``
   as soon as ``ray.wait`` reports it: no storage shared by the nodes is needed, and a driver crash
   loses only unfinished tasks.
-- Resume: re-running the same command skips every (trial, algorithm) whose file exists.
-- Faults: a single-trial task that dies with its worker or node is retried by Ray (``--max-retries``);
-  a cohort whose worker or node dies is resubmitted as two smaller cohorts (halves, down to single
-  trials), so a loss costs less work each time and a trial counts as failed only once it failed
-  alone; a task that raises is reported and left for the next invocation. A cohort's trials give
-  the rows they give alone, so none of this changes a result.
+- One owner: the run folder is held (``RUN/.lock``, :mod:`ssnenas.runlock`) from after the inputs are
+  checked to the end; a second command into it is refused at once, naming this one.
+- Resume: re-running the same command skips every (trial, algorithm) whose file exists, and continues
+  every other trial from its checkpoint, if it has one.
+- Checkpoints (:mod:`ssnenas.runner.checkpoints`): tasks send their trials' searcher states to the
+  driver's inbox actor every ``--checkpoint-every`` seconds of search; the driver writes them to
+  RUN/checkpoints/ (no storage shared by the nodes needed) and drops each once its result is written.
+- Faults: a single-trial task that dies with its worker or node is resubmitted by the driver
+  (``--max-retries`` times) from its trial's latest checkpoint; a cohort whose worker or node dies is
+  resubmitted as two smaller cohorts (halves, down to single trials), each trial from its checkpoint,
+  so a loss costs less work each time and a trial counts as failed only once it failed alone; a task
+  that raises is reported and left for the next invocation. A cohort's trials give the rows they give
+  alone, and a restored trial the rows it gives uninterrupted, so none of this changes a result.
 - When the local Ray itself is lost (its raylet died) the run keeps what came back and ends with one
   line saying what is kept and that re-running resumes.
 - At the end the share of wall time outside the search itself,
@@ -160,20 +167,32 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
     inbox = _start_inbox(config) if tasks else None
     finished: set[tuple[int, str]] = set()
     last_drain = time.monotonic()
+    taking: list[Any] = []  # the inbox's reply in flight (an actor still starting may take seconds)
 
-    def drain() -> None:
-        """Write what the inbox holds (and stop checkpointing if it is gone)."""
+    def drain(wait_s: float = 0.0) -> None:
+        """Write what the inbox held when its last reply left it (asking it again once that reply is
+        here); wait up to ``wait_s`` for the reply. Without an inbox, or once it is gone, nothing."""
         nonlocal inbox, last_drain
         last_drain = time.monotonic()
         if inbox is None:
             return
+        if not taking:
+            taking.append(inbox.take.remote())
+        ready, _ = ray.wait(taking, timeout=wait_s)
+        if not ready:
+            return
         try:
-            got = ray.get(inbox.take.remote(), timeout=10)
+            got = ray.get(taking.pop())
         except Exception as exc:  # noqa: BLE001 - the run goes on without checkpoints
-            bar.write(f"checkpoints off: the run's inbox is unreachable ({type(exc).__name__})")
+            bar.write(f"checkpoints off: the run's inbox is gone ({type(exc).__name__})")
             inbox = None
             return
         shelf.store(got, finished)
+
+    def drain_all() -> None:
+        """Everything the inbox holds now (a reply asked for before now may miss the latest puts)."""
+        drain(10.0)
+        drain(10.0)
 
     def submit(task: list[dict[str, Any]]) -> None:
         task = shelf.attach(task)
@@ -223,7 +242,7 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                             monitor.finished(spec["algorithm"], None)
                         continue
                     if _task_lost(exc):
-                        drain()  # its trials' last checkpoints, to continue from
+                        drain_all()  # its trials' last checkpoints, to continue from
                         if len(task) > 1:
                             # the cohort's worker or node died: its trials again, as smaller cohorts
                             parts = split_cohort(task)
@@ -268,7 +287,7 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
         # KeyboardInterrupt; not force=True, which can abort this process inside Ray (a reply of a
         # task it killed meanwhile) before the run says what it kept
         with contextlib.suppress(Exception):
-            drain()
+            drain_all()
         for ref in pending:
             ray.cancel(ref)
         raise
