@@ -26,6 +26,7 @@ from ray.tune.search import Searcher
 from search_algos import _templates
 from search_algos._candidates import best_parents, mutation_candidates
 from ssnenas.errors import DataFormatError, InputError
+from ssnenas.metric_spec import MetricSpec, metric_of_store
 from ssnenas.spaces import SearchSpace, get_space
 from ssnenas.torchdata import from_plain, load_data, pickles_trusted, save_data, to_plain
 
@@ -109,8 +110,9 @@ class NASSearcher(Searcher):
         space: search-space name or object; optional when ``store`` is given (its space is used).
         store: a prepared benchmark store: initial and random architectures are drawn uniformly
             from its rows, mutation children must be stored ones, graphs come from its columns.
-        metric, mode: the result key to optimise and its direction (default ``"val_acc"``, ``"max"``;
-            accuracies in percent, or errors in percent with ``"min"``; predictors regress the error).
+        metric, mode: the result key to optimise and its direction (default ``"val_acc"``, ``"max"``:
+            the store's higher-is-better metric, percent without a store; or an error with ``"min"``);
+            predictors regress the error, ``100 - value`` for percent (:meth:`_error`).
         seed: seeds the searcher's own numpy and torch generators (None: fresh OS entropy, recorded
             in ``self.seed``). The global RNGs are never used.
         budget: total number of trials to suggest (None: until Tune's ``num_samples`` stops it).
@@ -446,9 +448,22 @@ class NASSearcher(Searcher):
             arch = self._arch_cache[text] = self.space.from_str(text)
         return arch
 
+    @property
+    def metric_spec(self) -> MetricSpec:
+        """The store's metric (:class:`~ssnenas.metric_spec.MetricSpec`); percent without a store.
+        Read from the store each time, so it is no part of the saved state."""
+        return metric_of_store(self.store)
+
     def _error(self, value: float) -> float:
-        """What the predictors regress and the evolution ranks: the error in percent (lower is better)."""
-        return 100.0 - value if self._mode == "max" else value
+        """What the predictors regress and the evolution ranks (lower is better): with ``mode="max"``
+        the store metric's error on a 0..100 scale (``100 - value`` for percent, as the original code;
+        :meth:`MetricSpec.to_error` for SSIM and losses), with ``"min"`` the reported value itself."""
+        if self._mode != "max":
+            return value
+        meta = getattr(self.store, "metadata", None) or {}
+        if meta.get("metric_unit", "percent") == "percent":
+            return 100.0 - value
+        return self.metric_spec.to_error(value)
 
     def _successes(self) -> list[tuple[int, Any, float]]:
         """``(record index, arch, error)`` of every successful trial, in proposal order."""

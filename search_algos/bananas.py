@@ -3,7 +3,9 @@
 `BANANAS: Bayesian Optimization with Neural Architectures for Neural Architecture Search
 <https://arxiv.org/abs/1910.11858>`_, as run in the SSNENAS comparison: 5 MLPs (``num_layers`` ReLU
 layers of ``width`` units and a linear output, Glorot-uniform weights, zero biases, the Keras
-defaults) regress the val error (%) from the encoding with the MAE loss and Adam(β = (0.9, 0.99)).
+defaults) regress the val error from the encoding with the MAE loss and Adam(β = (0.9, 0.99)): ``100 -
+val acc`` for accuracies in percent, on whose scale these settings were tuned, and the same 0..100 scale
+for SSIM or a loss (``ssnenas.metric_spec.MetricSpec.to_error``).
 Each iteration scores the same 100 mutation candidates as NPENAS (``search_algos._candidates``) and,
 per candidate, draws one sample from N(mean, std) of the 5 predictions (independent Thompson
 sampling, acquisition "its"); the ``k`` = 10 lowest samples are evaluated.

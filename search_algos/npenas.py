@@ -5,7 +5,8 @@
 <https://arxiv.org/abs/2011.00186>`_.
 
 Loop: 10 random architectures are evaluated; then, per iteration, a GIN predictor is trained from
-scratch on *all* evaluated architectures (graph -> val error %), 100 mutation candidates of the best
+scratch on *all* evaluated architectures (graph -> val error: ``100 - val acc`` in percent, the store
+metric's 0..100 error otherwise, ``ssnenas.metric_spec``), 100 mutation candidates of the best
 architectures are generated (``search_algos._candidates``), the predictor scores them and the ``k`` =
 10 best-scored are evaluated. Predictors (``predictor=``):
 
@@ -42,10 +43,23 @@ _HEAD = {"gin": "np", "gin-bo": "bo", "ss-rl": "finetune", "ss-ccl": "finetune"}
 #: output scale of the sigmoid heads (val error % representable), per benchmark as in the original code
 RATES = {("nasbench101", None): 10.0, ("nasbench201", "cifar10-valid"): 10.0,
          ("nasbench201", "cifar100"): 30.0, ("nasbench201", "ImageNet16-120"): 55.0, ("darts", None): 15.0}
+#: the rate where the original code has none: the whole 0..100 range of ``MetricSpec.to_error``
+FULL_RANGE_RATE = 100.0
+#: spaces the original code never searched, whose tasks' errors spread over tens of points
+FULL_RANGE_SPACES = ("transnas101-micro",)
 
 
-def default_rate(space: str, dataset: str | None) -> float:
-    """The original code's rate for a benchmark/dataset (NB201 without a dataset: cifar10-valid)."""
+def default_rate(space: str, dataset: str | None, unit: str = "percent") -> float:
+    """The original code's rate for a benchmark/dataset (NB201 without a dataset: cifar10-valid).
+
+    Those rates sit just above each benchmark's best error in percent, so the good architectures are
+    the ones the sigmoid can tell apart. A metric that is not percent (``unit``: SSIM, a negative loss)
+    or a space the original never searched (TransNAS-Bench-101, whose tasks' errors lie anywhere in
+    0..100: class_scene 45..93, jigsaw 5..) gets :data:`FULL_RANGE_RATE`, the range of
+    ``MetricSpec.to_error``: with 10 every such error saturates the head and the predictor ranks
+    nothing. Pass ``rate=`` to tune it per task."""
+    if unit != "percent" or space in FULL_RANGE_SPACES:
+        return FULL_RANGE_RATE
     if space == "nasbench201":
         dataset = dataset or "cifar10-valid"
         if (space, dataset) not in RATES:
@@ -75,7 +89,8 @@ class NPENAS(CohortSearcher):
             size (None: retrain every iteration).
         epochs, lr, batch_size, rate: predictor training (the original code's defaults: ``epochs``
             by predictor and space, lr 0.005, batch 10 / fixed 10-then-16, ``rate`` by benchmark and
-            dataset: NB101 10, NB201 cifar10-valid 10, cifar100 30, ImageNet16-120 55, DARTS 15).
+            dataset: NB101 10, NB201 cifar10-valid 10, cifar100 30, ImageNet16-120 55, DARTS 15;
+            100 on TransNAS-Bench-101 and for every metric that is not percent: :func:`default_rate`).
         dataset: selects the default rate when there is no store (the store's dataset otherwise).
         num_candidates: mutants scored per iteration (100).
         children_per_parent: mutation attempts per parent (100 even when fewer candidates are still
@@ -151,7 +166,7 @@ class NPENAS(CohortSearcher):
         if self.store is not None:
             dataset = self.store.dataset if space == "nasbench201" else dataset
         self.dataset = dataset
-        self.rate = float(rate) if rate is not None else default_rate(space, dataset)
+        self.rate = float(rate) if rate is not None else default_rate(space, dataset, self.metric_spec.unit)
         self.num_candidates = int(num_candidates)
         self.children_per_parent = int(children_per_parent)
         self.max_parents = int(max_parents)

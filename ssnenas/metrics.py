@@ -29,6 +29,12 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ssnenas_trials_queued": ("gauge", "(trial, algorithm) searches submitted and not yet finished", ()),
     "ssnenas_best_val_error": ("gauge", "lowest validation error (100 - val acc, %) of any finished trial", ()),
     "ssnenas_best_test_error": ("gauge", "test error (%) of the architecture with that best validation error", ()),
+    # a metric that is not an accuracy in percent (TransNAS-Bench-101: SSIM, a negative loss) is exported
+    # as it is, not as 100 - value; the tag ``metric`` names it (the store's metric, e.g. valid_ssim)
+    "ssnenas_best_val_metric": ("gauge", "highest validation value of the store's metric (higher is better; "
+                                "not percent: SSIM, negative loss, ...) of any finished trial", ("metric",)),
+    "ssnenas_best_test_metric": ("gauge", "test value of the store's metric of the architecture with that best "
+                                 "validation value", ("metric",)),
     "ssnenas_predictor_fit_seconds": ("counter", "seconds spent fitting the search's predictor (summed)", ()),
     "ssnenas_predictor_fits": ("counter", "predictor fits done by finished searches", ()),
     "ssnenas_candidates_trained": ("counter", "candidate architectures trained (DARTS search)", ()),
@@ -130,6 +136,16 @@ def best_error(tag_values: dict[str, str], val_error: float, test_error: float |
     ok = _emit("ssnenas_best_val_error", val_error, tag_values)
     if test_error is not None and test_error == test_error:  # skip NaN (no test column)
         _emit("ssnenas_best_test_error", test_error, tag_values)
+    return ok
+
+
+def best_metric(tag_values: dict[str, str], metric: str, val: float, test: float | None) -> bool:
+    """Set the best validation value so far of a metric that is not percent (the gauges of
+    :func:`best_error` would show 100 - SSIM) and the test value of that architecture."""
+    tagged = {**tag_values, "metric": str(metric)}
+    ok = _emit("ssnenas_best_val_metric", val, tagged)
+    if test is not None and test == test:  # skip NaN (no test column)
+        _emit("ssnenas_best_test_metric", test, tagged)
     return ok
 
 

@@ -6,8 +6,12 @@ Two forms of the same lookup:
   (a ``BenchmarkStore`` pickles as its path, so workers reopen it) or from ``config["store"]`` (a path);
 - :func:`tabular_evaluator`, the ``evaluate`` callable of ``search_algos.run_direct``.
 
-Accuracies are percent. ``test_acc`` is left out where the store has none (e.g. NB201 cifar100 with
-200 epochs); a missing ``val_acc`` is reported as NaN, which the searchers treat as a failed trial.
+``val_acc``/``test_acc`` are the store's metric under the schema's names: accuracies in percent for
+NAS-Bench-101/-201 and DARTS, what the store's metadata names (``metric_label``, ``metric_unit``) for a
+TransNAS-Bench-101 task (an SSIM in 0..1, a negative loss), always higher-is-better; searchers given the
+store read its unit (``ssnenas.metric_spec``). ``test_acc`` is left out where the store has none (e.g.
+NB201 cifar100 with 200 epochs); a missing ``val_acc`` is reported as NaN, which the searchers treat as
+a failed trial.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def _store_of(store: BenchmarkStore | str | os.PathLike | None, config: dict) ->
 
 
 def lookup(store: BenchmarkStore, arch: str) -> dict:
-    """``{"val_acc": ..., "test_acc": ...}`` (percent) of the architecture string ``arch``.
+    """``{"val_acc": ..., "test_acc": ...}`` (the store's metric: percent, SSIM, ...) of ``arch``.
 
     The arch is parsed by the store's space (a malformed string raises :class:`InputError`) and
     found by its canonical key (a missing one raises ``StoreError`` naming it).
@@ -57,7 +61,7 @@ def tabular_evaluator(store: BenchmarkStore) -> Callable[[str], dict]:
 
 
 def tabular_trainable(config: dict, store: BenchmarkStore | str | None = None) -> None:
-    """Tune function trainable: report the stored accuracies of ``config["arch"]`` once."""
+    """Tune function trainable: report the stored values of ``config["arch"]`` once."""
     from ray import tune
 
     tune.report(lookup(_store_of(store, config), config["arch"]))

@@ -5,7 +5,8 @@ bars from the 30th to the 70th percentile (P30-P70) of the trials.
 It shows accuracy, as ``ssnenas report`` prints it (the paper plots the error, 100 - accuracy: the
 same curves upside down), of the test accuracy when the store has one, else of the best
 validation accuracy (the y label says which); ``bars="sem"`` draws mean ± SEM instead. The x-axis
-label says what the markers and the bars are.
+label says what the markers and the bars are. The y label names the run's metric (``metric=``, or a
+report's ``"metric"`` entry: e.g. a TransNAS-Bench-101 SSIM or negative loss), percent accuracy without one.
 
 The bars are drawn as the interval [P30, P70] itself, not as lengths around the mean: when many
 trials reach the same architecture (e.g. the NB201 optimum) the mean can fall outside [P30, P70],
@@ -22,6 +23,7 @@ import numpy as np
 
 from ssnenas.analysis.curves import AlgorithmCurves
 from ssnenas.errors import InputError
+from ssnenas.metric_spec import PERCENT, MetricSpec
 from ssnenas.figures import save_png  # noqa: F401 - also this module's public name (darts, experiments)
 
 BARS = ("p30p70", "sem")
@@ -49,15 +51,21 @@ Series = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]  # queries, 
 
 
 def plot_errorbar(curves: dict[str, AlgorithmCurves], out: str | os.PathLike, *, title: str = "",
-                  bars: str = "p30p70") -> Path:
-    """Write the plot of ``curves`` (algorithms in the dict's order) to ``out`` (PNG)."""
+                  bars: str = "p30p70", metric: MetricSpec | None = None) -> Path:
+    """Write the plot of ``curves`` (algorithms in the dict's order) to ``out`` (PNG); ``metric``: what
+    the values are (``ssnenas.analysis.report.config_metric`` of the run; None: accuracy in percent)."""
     use_test = any(c.has_test for c in curves.values())
     series: dict[str, Series] = {}
     for name, c in curves.items():
         acc = c.test_of_best_val if use_test else c.best_val
         if acc.shape[0]:
             series[name] = (np.asarray(c.queries), *error_bars(acc, bars), int(acc.shape[0]))
-    return _draw(series, out, use_test=use_test, title=title, bars=bars)
+    return _draw(series, out, use_test=use_test, title=title, bars=bars, metric=metric or PERCENT)
+
+
+def _report_metric(report: dict[str, Any]) -> MetricSpec:
+    entry = report.get("metric")
+    return MetricSpec.from_metadata(entry) if isinstance(entry, dict) else PERCENT
 
 
 def plot_report(report: dict[str, Any], out: str | os.PathLike, *, title: str = "",
@@ -79,10 +87,11 @@ def plot_report(report: dict[str, Any], out: str | os.PathLike, *, title: str = 
             sem = np.asarray(e[f"sem_{metric}"], dtype=np.float64)
             lo, hi = mean - sem, mean + sem
         series[name] = (np.asarray(e["queries"]), mean, lo, hi, int(e["num_trials"]))
-    return _draw(series, out, use_test=use_test, title=title, bars=bars)
+    return _draw(series, out, use_test=use_test, title=title, bars=bars, metric=_report_metric(report))
 
 
-def _draw(series: dict[str, Series], out: str | os.PathLike, *, use_test: bool, title: str, bars: str) -> Path:
+def _draw(series: dict[str, Series], out: str | os.PathLike, *, use_test: bool, title: str, bars: str,
+          metric: MetricSpec = PERCENT) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,8 +107,7 @@ def _draw(series: dict[str, Series], out: str | os.PathLike, *, use_test: bool, 
             ax.errorbar(x, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="none", ecolor=line.get_color(), capsize=4,
                         linewidth=1.0)
         ax.set_xlabel(f"number of architectures queried\n(markers: mean over trials; {BAR_LABELS[bars]})")
-        ax.set_ylabel("test accuracy of the best-by-validation\narchitecture (%)" if use_test
-                      else "best validation accuracy (%)")
+        ax.set_ylabel(metric.axis_label(test=use_test))
         if title:
             ax.set_title(title)
         ax.grid(alpha=0.3)
@@ -179,8 +187,7 @@ def plot_fixed_budget(report: dict[str, Any], out: str | os.PathLike, *, title: 
         q = algos[next(iter(series))]["queries"][-1]
         ax_acc.set_xlabel(f"training_nums N (predictor frozen once trained on >= N archs)\n(markers: mean over "
                           f"trials at {q} queries; bars and band: {'P30-P70' if bars == 'p30p70' else '± SEM'})")
-        ax_acc.set_ylabel(("test accuracy of the best-by-validation\narchitecture (%)" if use_test
-                           else "best validation accuracy (%)") + f" at {q} queries")
+        ax_acc.set_ylabel(_report_metric(report).axis_label(test=use_test) + f" at {q} queries")
         ax_fit.set_xlabel("training_nums N\n(dashed: the unrestricted reference)")
         ax_fit.set_ylabel("predictor-fitting seconds per trial (mean)")
         ax_fit.set_ylim(0, ax_fit.get_ylim()[1] * 1.12)  # room for the labels above the highest point

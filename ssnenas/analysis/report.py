@@ -13,6 +13,12 @@ p-value (zero differences dropped; null when every difference is zero), and the 
 both did (fits per trial, fit seconds per trial, the saving in %). The reference is automatic for
 the fixed-budget variants, whose unrestricted algorithm is in the run (``npenas-ssrl`` for
 ``npenas-ssrl-fixed`` and ``npenas-ssrl-fixed:N``), or one ``reference=`` for every other algorithm.
+
+Numbers are the store's metric as it is (higher is better): an accuracy in percent for NAS-Bench-101,
+-201 and DARTS, or what a TransNAS-Bench-101 task measures (an SSIM in 0..1, a negative loss). A run
+whose metric is not the plain validation accuracy in percent has a ``"metric"`` entry (``metric``,
+``metric_label``, ``metric_unit``, ``higher_is_better``; from its config.json) and the table and plots
+label their numbers with it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from ssnenas.analysis.curves import STATS, AlgorithmCurves, algorithm_curves, ch
 from ssnenas.analysis.runs import read_config, read_results, read_summary
 from ssnenas.compute_platform import count_platforms, mixed_platforms_note
 from ssnenas.errors import InputError
+from ssnenas.metric_spec import PERCENT, MetricSpec
 from ssnenas.stats import paired_difference
 
 _DIGITS = 6
@@ -178,6 +185,7 @@ def build_report(run: str | os.PathLike, reference: str | None = None) -> dict[s
     has_test = any(c.has_test for c in curves.values())
     summary = read_summary(run) or {}
     pairs = reference_pairs(list(curves), reference)
+    metric = config_metric(config)
     return {
         "run": str(Path(run)),
         "kind": config["kind"],
@@ -188,6 +196,7 @@ def build_report(run: str | os.PathLike, reference: str | None = None) -> dict[s
         "budget": config.get("budget"),
         "trials": config.get("trials"),
         "seed": config.get("seed"),
+        **({} if metric == PERCENT else {"metric": metric.to_dict()}),
         "has_test": has_test,
         "complete": summary.get("complete"),
         "platforms": platform_counts(table),
@@ -199,19 +208,25 @@ def build_report(run: str | os.PathLike, reference: str | None = None) -> dict[s
 def format_table(report: dict[str, Any]) -> str:
     """A plain-text table: per algorithm and checkpoint, mean ± std [P30, P70] of each metric, under
     a header line that says so."""
+    metric = report_metric(report)
+    plain = metric == PERCENT
+    unit = "in %" if plain else f"in {metric.label}, higher is better"
     lines = [f"run {report['run']}: {report['space']} / {report['dataset']}, budget {report['budget']}, "
              f"{report['trials']} trials, seed {report['seed']}",
              "each cell: mean ± std [P30, P70] over an algorithm's trials at that number of queried "
-             "architectures, in % (std: standard deviation over trials, not the standard error; P30, P70: "
+             f"architectures, {unit} (std: standard deviation over trials, not the standard error; P30, P70: "
              "30th and 70th percentiles)"]
     note = mixed_platforms_note(report.get("platforms") or {})
     if note:
         lines.append(note)
-    metrics = [("best_val_acc", "best val acc %")]
+    short = short_unit(metric)
+    metrics = [("best_val_acc", "best val acc %" if plain else f"best val {short}")]
     if report["has_test"]:
-        metrics.append(("test_acc_of_best_val", "test acc of best val %"))
-    else:
+        metrics.append(("test_acc_of_best_val", "test acc of best val %" if plain else f"test of best val {short}"))
+    elif plain:
         lines.append("(the store has no test accuracy: only the best validation accuracy is reported)")
+    else:
+        lines.append(f"(the store has no test split: only the best validation {short} is reported)")
     for name, e in report["algorithms"].items():
         lines.append("")
         lines.append(f"{name}  ({e['num_trials']} trials, mean task wall time "
@@ -236,15 +251,17 @@ def format_comparisons(report: dict[str, Any]) -> list[str]:
     algos = report["algorithms"]
     q = next(iter(comps.values()))["query"]
     use_test = bool(report.get("has_test"))
+    short = short_unit(report_metric(report))
     lines = [f"paired comparison with the reference at {q} queries (trials of both; mean [P30, P70] over trials; "
              "diff: mean of the per-trial differences algorithm - reference ± SEM, W/L: trials where the "
              "algorithm is better / worse (the rest tie), p: two-sided Wilcoxon signed-rank, zero differences "
              "dropped, n/a when all are zero; fits and fit s: predictor fits "
              "and seconds spent fitting per trial, a cohort's batched fit shared equally by its trials; "
              "saving: 1 - fit s / reference's fit s over the paired trials)"]
-    head = f"{'algorithm':<24} {'reference':<14} {'pairs':>5}  {'best val %':>24} {'diff val':>16} {'W/L':>7} {'p':>7}"
+    head = (f"{'algorithm':<24} {'reference':<14} {'pairs':>5}  {'best val ' + short:>24} {'diff val':>16} "
+            f"{'W/L':>7} {'p':>7}")
     if use_test:
-        head += f"  {'test of best val %':>24} {'diff test':>16} {'W/L':>7} {'p':>7}"
+        head += f"  {'test of best val ' + short:>24} {'diff test':>16} {'W/L':>7} {'p':>7}"
     head += f"  {'fits':>6} {'fit s':>8} {'saving':>8}"
     lines.append(head)
     def order(name: str) -> tuple:  # each reference, then what is compared with it by training_nums
@@ -281,6 +298,34 @@ def format_comparisons(report: dict[str, Any]) -> list[str]:
                 f"{'' if saving is None else f'{saving:.1f}%':>8}")
         lines.append(row)
     return lines
+
+
+def config_metric(config: dict[str, Any]) -> MetricSpec:
+    """The metric of a run: its config.json ``metric``; for a run that recorded none (made before metrics
+    were recorded), its store's metadata where the store is still at ``data``, else percent (every
+    such run of NAS-Bench-101, -201 or DARTS)."""
+    if isinstance(config.get("metric"), dict):
+        return MetricSpec.from_metadata(config["metric"])
+    if config.get("benchmark") in ("nasbench101", "nasbench201", "darts") or not config.get("data"):
+        return PERCENT
+    from ssnenas.errors import SsnenasError
+    from ssnenas.store.table import read_metadata
+
+    try:
+        meta = read_metadata(config["data"])  # the run config records the store file itself
+        return MetricSpec.from_metadata(meta) if meta.get("dataset") == config.get("dataset") else PERCENT
+    except (SsnenasError, OSError, ValueError):
+        return PERCENT
+
+
+def report_metric(report: dict[str, Any]) -> MetricSpec:
+    """The metric a report's numbers are (its ``metric`` entry; percent without one)."""
+    return MetricSpec.from_metadata(report.get("metric")) if isinstance(report.get("metric"), dict) else PERCENT
+
+
+def short_unit(metric: MetricSpec) -> str:
+    """A column's few characters for the metric: ``%``, ``SSIM``, ``neg loss`` or the metric's name."""
+    return {"percent": "%", "ssim": "SSIM", "neg_loss": "neg loss"}.get(metric.unit, metric.name)
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:

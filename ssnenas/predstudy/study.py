@@ -4,7 +4,7 @@ Protocol (the predictor studies of SSNENAS, arXiv 2011.00186, with two fixes: th
 miscounts the cosine schedule's steps and draws its seeds from an unseeded generator): for repeat r
 and training size n, draw the paired split of :mod:`.splits`, fine-tune each predictor (GIN +
 ``Linear(32→1) → sigmoid`` head, no rate scaling) on the n architectures' validation accuracy as a
-fraction with MSE, batch 64, Adam(β = (0, 0.9)), weight decay 1e-4 and a per-step cosine over the
+fraction (another metric mapped into 0..1: :func:`load_data`) with MSE, batch 64, Adam(β = (0, 0.9)), weight decay 1e-4 and a per-step cosine over the
 true number of steps, then predict every other labelled architecture of the benchmark (eval mode:
 BatchNorm running statistics; the prediction batch size does not change the outputs) and score
 Kendall τ and Spearman ρ against the true validation accuracies (:mod:`.metrics`).
@@ -114,7 +114,7 @@ class StudyData:
     num_archs: int
     num_features: int
     labelled: np.ndarray  # store rows with a finite target
-    target: np.ndarray  # [num_archs] float64 fraction (NaN where unlabelled)
+    target: np.ndarray  # [num_archs] float64 fraction, higher is better (NaN where unlabelled)
     x: torch.Tensor  # [num_archs, N, F]
     adj: torch.Tensor  # [num_archs, N, N]
     archs: tuple[str, ...] | None = field(default=None, repr=False)  # the store's arch strings (baselines)
@@ -124,9 +124,12 @@ def load_data(store: Any, *, space: str, target: str = "val_acc",
               device: torch.device | str = "cpu") -> StudyData:
     """Read ``store`` (a :class:`~ssnenas.store.table.BenchmarkStore`) for a study on ``space``.
 
-    The target column is a percentage in the store; the predictors regress it as a fraction, as in the
-    original code's predictor studies.
+    The predictors regress the target as a higher-is-better fraction for their ``sigmoid`` head: a
+    percentage divided by 100, as in the original code's predictor studies; an SSIM as it is; a negative
+    loss squashed into 0..1 (:meth:`ssnenas.metric_spec.MetricSpec.to_fraction`; a sigmoid cannot fit a
+    negative value). The maps are monotone, so the rank correlations are the metric's.
     """
+    from ssnenas.metric_spec import metric_of_store
     from ssnenas.spaces import get_space
 
     want = get_space(space).name
@@ -144,7 +147,8 @@ def load_data(store: Any, *, space: str, target: str = "val_acc",
     x, adj = store.features(np.arange(store.num_archs))
     return StudyData(space=want, benchmark=store.benchmark, dataset=store.dataset,
                      fingerprint=str(store.fingerprint), num_archs=int(store.num_archs),
-                     num_features=int(x.shape[-1]), labelled=labelled, target=values / 100.0,
+                     num_features=int(x.shape[-1]), labelled=labelled,
+                     target=metric_of_store(store).to_fraction(values),
                      x=torch.as_tensor(x, dtype=torch.float32, device=device),
                      adj=torch.as_tensor(adj, dtype=torch.float32, device=device),
                      archs=tuple(str(a) for a in store.column("arch")))
