@@ -63,8 +63,9 @@ RESULT_COLUMNS = {
     "query": "1-based position in evaluation order (= number of architectures queried so far)",
     "arch": "the space's string form of the architecture",
     "key": "canonical benchmark key of the architecture",
-    "val_acc": "validation accuracy (%) from the store",
-    "test_acc": "test accuracy (%) from the store; null when the store has no test column",
+    "val_acc": "validation value of the store's metric: accuracy (%), or as config.json's metric says "
+               "(SSIM, negative loss; higher is better)",
+    "test_acc": "test value of that metric from the store; null when the store has no test column",
     "best_val_acc_so_far": "max val_acc over queries 1..query",
     "test_acc_of_best_val_so_far": "test_acc of the first arch reaching best_val_acc_so_far",
     "wall_time_s": "wall time of the whole task (store access, searcher construction and search)",

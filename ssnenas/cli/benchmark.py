@@ -45,7 +45,8 @@ def registry() -> Any:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (also nasbench_101, nb101, ...)")
+    p.add_argument("--space", required=True, help="nasbench101, nasbench201, darts or transnas101-micro "
+                   "(also nasbench_101, nb101, tnb101-micro, ...)")
     p.add_argument("--data", required=True, type=Path, metavar="DIR",
                    help="prepared store folder of that space (experiments.prepare_tables or `ssnenas data prepare`)")
     p.add_argument("--dataset", default=None, help="select the store when DIR holds several")

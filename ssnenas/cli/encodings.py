@@ -32,7 +32,8 @@ MAX_SAMPLED = 10 ** 7
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (nb101/nb201/nb301)")
+    p.add_argument("--space", required=True, help="nasbench101, nasbench201, darts or transnas101-micro "
+                   "(nb101/nb201/nb301/tnb101-micro)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="a prepared benchmark store: analyse its architectures (default: nasbench201 all "
                         f"15,625 cells; nasbench101 and darts {DEFAULT_SAMPLED:,} sampled distinct "

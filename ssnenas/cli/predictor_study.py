@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("predictor-study", help="Kendall tau / Spearman rho of GIN predictors vs "
                               "training-set size (supervised, SS-RL, SS-CCL)", description=plain(__doc__.strip()),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (also nasbench_101, nasbench_201, nb101, nb201, nb301)")
+    p.add_argument("--space", required=True, help="nasbench101, nasbench201, darts or transnas101-micro (also "
+                   "nasbench_101, nasbench_201, nb101, nb201, nb301, tnb101-micro)")
     p.add_argument("--data", required=True, help="prepared benchmark store (folder or .parquet)")
     p.add_argument("--dataset", default=None, help="which store of a --data folder holding several")
     p.add_argument("--predictors", nargs="+", required=True, metavar="P",
@@ -49,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", choices=("cosine", "legacy"), default="cosine",
                    help="per-step cosine over the true step count (default) or the original code's CosineLR")
     p.add_argument("--bias-lr-2x", action="store_true", help="as the original code: biases get 2x the lr and no weight decay")
-    p.add_argument("--target", default="val_acc", help="store column to predict (default val_acc, percent)")
+    p.add_argument("--target", default="val_acc", help="store column to predict (default val_acc: the store's "
+                   "metric, percent or what its metadata says)")
     p.add_argument("--baseline", default="gin", help="predictor the paired tests compare against (default gin)")
     p.add_argument("--group-size", type=int, default=0,
                    help="repeats trained at once by the batched engine (default 0: all of a predictor/size)")

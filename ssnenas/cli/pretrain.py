@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="method", metavar="METHOD")
 
     def common(q: argparse.ArgumentParser, epochs_help: str, lr_help: str, seed_help: str) -> None:
-        q.add_argument("--space", required=True, help="nasbench101, nasbench201 or darts (also nasbench_101, nasbench_201, nb101, nb201, nb301)")
+        q.add_argument("--space", required=True, help="nasbench101, nasbench201, darts or transnas101-micro "
+                       "(also nasbench_101, nasbench_201, nb101, nb201, nb301, tnb101-micro)")
         q.add_argument("--data", help="prepared benchmark store (folder or .parquet); darts samples its "
                                       "architectures instead when omitted")
         q.add_argument("--dataset", help="which store of a --data folder holding several (e.g. cifar10-valid)")
