@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ MAX_EPOCHS = 10 ** 6
 MAX_SEED = 2 ** 63 - 1
 #: learning rates above this are typos (Adam's useful range ends orders of magnitude below)
 MAX_LR = 10.0
+#: CPUs or GPUs (of a local Ray, per task, per trial): more than a million is a typo. Only this is
+#: refused before Ray starts, not more GPUs than this machine has: a cluster joined with --address has
+#: its own
+MAX_RESOURCES = 10 ** 6
 
 
 def check_int(flag: str, value: Any, *, minimum: int = 1, maximum: int = MAX_COUNT, hint: str = "") -> None:
@@ -111,6 +116,17 @@ def check_out_dir(flag: str, path: str | os.PathLike | None) -> Path | None:
     return path
 
 
+def check_run_out(flag: str, path: str | os.PathLike | None) -> Path | None:
+    """The folder of a run (``benchmark``, ``search``, ``retrain`` ``--out``): :func:`check_out_dir`,
+    except that an existing file is left to the run-folder check (:func:`ssnenas.runfolder.holds_run`),
+    which refuses it in the words every run command uses. Why here: a path under a file, or in a
+    folder that cannot be written, would otherwise pass that check and fail only when the run's lock
+    is taken."""
+    if path is not None and Path(path).is_file():
+        return Path(path)
+    return check_out_dir(flag, path)
+
+
 def check_in_file(flag: str, path: str | os.PathLike | None, *, fix: str = "") -> Path | None:
     """A file to read: it exists and is not a folder."""
     if path is None:
@@ -130,3 +146,20 @@ def naming_flag(flag: str, value: Any, exc: SsnenasError) -> SsnenasError:
     if text.startswith(flag) or not text.startswith(str(value)):
         return exc
     return type(exc)(f"{flag} {text}")
+
+
+def check_address(address: str | None, flag: str = "--address") -> None:
+    """Fail fast, in one line, on a Ray ``HOST:PORT`` that is malformed or that nothing listens on
+    (``auto``, ``local``, ``ray://`` addresses and None pass): before a command takes its run folder
+    or starts anything, instead of a connection error once it has."""
+    if address in (None, "auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"{flag} {address!r}: expected 'auto', 'local' or HOST:PORT of a Ray head node")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InputError(f"{flag} {address}: no Ray cluster reachable there ({reason}); start one with "
+                         "`ray start --head` / `ray up cluster.yaml`, or omit --address for a local Ray") from exc

@@ -5,15 +5,20 @@ fix, instead of a failure in every task."""
 from __future__ import annotations
 
 import math
-import socket
 from pathlib import Path
 from typing import Any
 
+from ssnenas.checks import (MAX_COUNT, MAX_RESOURCES, check_address, check_float, check_int, check_run_out,
+                            check_seed)
 from ssnenas.errors import InputError, SsnenasError, StoreError
 from ssnenas.runner.config import (FORMAT_VERSION, INITIAL_SAMPLING, NUM_INITIAL, PREDICTOR_KINDS, BenchmarkConfig,
                                    overrides_for, predictor_for)
 from ssnenas.runner.folder import check_run_folder
 from ssnenas.runner.registry import AlgorithmRegistry
+
+#: paired trials of one run (the papers run 600): each trial's initial architectures are drawn before
+#: the first task starts, so a typo such as 10**12 would hang the driver there
+MAX_TRIALS = 10 ** 6
 
 
 def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any, dict[str, Any]]:
@@ -45,6 +50,16 @@ def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any,
         raise InputError(f"--initial-sampling {config.initial_sampling!r}: choose {' or '.join(INITIAL_SAMPLING)}")
     if config.max_retries < 0:
         raise InputError(f"--max-retries {config.max_retries}: pass 0 or more")
+    # upper bounds (typo guards, ssnenas.checks) and the rest: all before the store is read, the
+    # folder's lock taken or Ray started
+    check_int("--trials", config.trials, maximum=MAX_TRIALS, hint=" (paper: 600)")
+    check_int("--budget", config.budget, maximum=MAX_COUNT)
+    check_seed("--seed", config.seed)
+    check_float("--gpus-per-task", config.gpus_per_task, minimum=0.0, maximum=MAX_RESOURCES,
+                hint=" (a fraction of a GPU per task such as 0.25; 0: CPU only)")
+    check_int("--num-cpus", config.num_cpus, maximum=MAX_RESOURCES)
+    check_int("--max-retries", config.max_retries, minimum=0)
+    check_run_out("--out", config.out)
     every = config.checkpoint_every
     if every is not None and (isinstance(every, bool) or not isinstance(every, (int, float))
                               or not (math.isfinite(every) and every >= 0)):
@@ -62,8 +77,12 @@ def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any,
         if not Path(path).is_file():
             raise InputError(f"--predictor {kind}={path}: no such checkpoint file; pre-train one with "
                              "`ssnenas pretrain`")
+        try:
+            weights = weights_sha256(path)
+        except SsnenasError as exc:  # not a checkpoint: one line that names the flag as well as the file
+            raise InputError(f"--predictor {kind}={path}: {exc}") from None
         predictors[kind] = {"path": str(Path(path).resolve()), "sha256": file_sha256(path),
-                            "weights_sha256": weights_sha256(path)}
+                            "weights_sha256": weights}
     store = open_store(config, space.name)
     check_searcher_settings(config, registry, space.name, store)
     from ssnenas.store.content import store_identity
@@ -124,21 +143,6 @@ def open_store(config: BenchmarkConfig, space_name: str) -> Any:
                          f"({store.benchmark}/{store.dataset}), not a {space_name} one; pass --space "
                          f"{store.metadata.get('space', store.benchmark)} or the folder of a {space_name} store")
     return store
-
-
-def check_address(address: str | None) -> None:
-    """Fail fast, in one line, on a ``host:port`` address nothing listens on."""
-    if address in (None, "auto", "local") or address.startswith("ray://"):
-        return
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise InputError(f"--address {address!r}: expected 'auto', 'local' or HOST:PORT of a Ray head node")
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-    except OSError as exc:
-        raise InputError(f"--address {address}: no Ray cluster reachable there ({exc.strerror or exc}); "
-                         "start one with `ray start --head` / `ray up cluster.yaml`, or omit --address "
-                         "for a local Ray") from exc
 
 
 def check_algorithm_names(algorithms: tuple[str, ...], registry: AlgorithmRegistry) -> None:
