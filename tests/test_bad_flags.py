@@ -1,8 +1,9 @@
 """Every bad value of every numeric or path flag: exit 2, one stderr line naming the flag, nothing written.
 
 One table (:data:`CASES`) over the commands ``data prepare/info/lookup``, ``pretrain ss-rl/ss-ccl``,
-``predictor-study``, ``report``, ``pack``, ``unpack`` and ``encodings`` (and the values ``benchmark``,
-``search`` and ``retrain`` check before Ray starts): zero, negative and absurd
+``predictor-study``, ``report``, ``pack``, ``unpack``, ``encodings``, ``benchmark``, ``search``,
+``retrain`` and ``evaluate`` (with ``ray.init`` made to fail, so that a value refused only once Ray
+runs fails here, as does one refused after the run folder's ``.lock`` was taken): zero, negative and absurd
 numbers (10**12; 1e12, nan and inf for floats), a file where a folder is wanted and the reverse, a
 missing input and an unwritable place (a path under a regular file: the tests run as root, whom
 ``chmod`` does not stop). Each case runs ``ssnenas.cli.main`` in-process in a fresh folder holding a
@@ -35,8 +36,8 @@ BIG = str(10 ** 12)
 @dataclass(frozen=True)
 class Case:
     """``argv`` with placeholders ({W} the case's folder, {STORE}, {CSV}, {RUN}, {PACK}, {REPORT},
-    {FILE} a text file, {DIR} an empty folder, {MISSING}); ``names`` is what the error line must
-    contain: the flag, or for a positional argument the path given."""
+    {FILE} a text file, {DIR} an empty folder, {MISSING}, {CKPT} a DARTS trainer checkpoint); ``names``
+    is what the error line must contain: the flag, or for a positional argument the path given."""
 
     argv: tuple[str, ...]
     names: str
@@ -66,6 +67,8 @@ INTS = ("0", "-1", BIG)
 FLOATS_POSITIVE = ("0", "-1", "nan", "inf", "1e12")
 FLOATS_NONNEGATIVE = ("-1", "nan", "inf", "1e12")
 SEED = ("-1",)
+#: seeds of the commands that pass them on to numpy and torch: negative, and beyond 2**63 - 1
+SEEDS = ("-1", str(2 ** 64))
 
 P201 = ("data", "prepare", "nasbench201", "--source", "{CSV}", "--dataset", "cifar10-valid")
 P101 = ("data", "prepare", "nasbench101", "--no-progress")
@@ -168,23 +171,46 @@ CASES: list[Case] = [
     *bad(ENC, "--data", "{MISSING}", "{FILE}", "{DIR}"),
     *bad(ENC, "--encodings", "morse"),
     *bad(ENC, "--space", "nasbench999"),
-    # -- benchmark / search / retrain (their modules have other owners): the values they refuse before
-    # Ray starts; the test makes ray.init fail, so a check that moves behind Ray fails here
-    *[c for flag in ("--trials", "--budget") for c in bad(BENCH, flag, "0", "-1")],
-    *bad(BENCH, "--seed", *SEED),
-    *bad(BENCH, "--gpus-per-task", "-1", "nan", "inf"),
-    *bad(BENCH, "--max-retries", "-1"),
-    *bad(BENCH, "--cohort-size", *INTS),
-    *bad(BENCH, "--out", "{FILE}"),
+    # -- benchmark / search / retrain / evaluate: refused before Ray starts (the test makes ray.init
+    # fail, so a check that moves behind Ray fails here) and before the run folder's lock is taken
+    *[c for flag in ("--trials", "--budget", "--num-cpus", "--cohort-size") for c in bad(BENCH, flag, *INTS)],
+    *bad(BENCH, "--seed", *SEEDS),
+    *bad(BENCH, "--gpus-per-task", *FLOATS_NONNEGATIVE),
+    *bad(BENCH, "--max-retries", "-1", BIG),
+    *bad(BENCH, "--checkpoint-every", "-1", "nan", "inf"),
+    *bad(BENCH, "--out", "{FILE}", "{FILE}/bench"),
     *bad(BENCH, "--data", "{MISSING}", "{FILE}", "{DIR}"),
-    *bad(BENCH, "--predictor", "ss-rl={MISSING}", "ss-rl={DIR}"),
+    *bad(BENCH, "--predictor", "ss-rl={MISSING}", "ss-rl={DIR}", "ss-rl={FILE}", "ss-xx={FILE}"),
+    *bad(BENCH, "--algos", "no-such-algo"),
+    *bad(BENCH, "--address", "127.0.0.1:1"),
     *[c for flag in ("--budget", "--epochs", "--num-init", "--k", "--channels", "--layers", "--batch-size",
-                     "--predictor-epochs", "--num-cpus", "--torch-threads") for c in bad(SEARCH, flag, "0", "-1")],
-    *bad(SEARCH, "--gpus-per-trial", "-1"),
-    *bad(SEARCH, "--cpus-per-trial", "0", "-1", "nan"),
-    *bad(SEARCH, "--out", "{FILE}"),
+                     "--predictor-epochs", "--num-cpus", "--torch-threads") for c in bad(SEARCH, flag, *INTS)],
+    *bad(SEARCH, "--channels", "7"),
+    *bad(SEARCH, "--layers", "2"),
+    *bad(SEARCH, "--seed", *SEEDS),
+    *bad(SEARCH, "--gpus-per-trial", *FLOATS_NONNEGATIVE),
+    *bad(SEARCH, "--cpus-per-trial", *FLOATS_POSITIVE),
+    *bad(SEARCH, "--out", "{FILE}", "{FILE}/search"),
     *bad(SEARCH, "--predictor", "ss-rl={MISSING}", "ss-rl={DIR}", "ss-rl={FILE}"),
-    *bad(RETRAIN, "--out", "{FILE}"),
+    *bad(SEARCH, "--data", "imagenet", "cifar10:{MISSING}", "cifar10:{FILE}"),
+    *bad(SEARCH, "--space", "nasbench201"),
+    *bad(SEARCH, "--algorithm", "no-such-algo"),
+    *bad(SEARCH, "--address", "127.0.0.1:1"),
+    *[c for flag in ("--epochs", "--channels", "--layers", "--batch-size", "--workers", "--num-cpus")
+      for c in bad(RETRAIN, flag, *INTS)],
+    *bad(RETRAIN, "--channels", "7"),
+    *bad(RETRAIN, "--layers", "2"),
+    *bad(RETRAIN, "--seed", *SEEDS),
+    *bad(RETRAIN, "--cutout", "-1", BIG),
+    *bad(RETRAIN, "--drop-path", "-1", "1", "nan", "inf", "1e12"),
+    *bad(RETRAIN, "--auxiliary-weight", *FLOATS_NONNEGATIVE),
+    *bad(RETRAIN, "--lr", *FLOATS_POSITIVE),
+    *bad(RETRAIN, "--out", "{FILE}", "{FILE}/retrain"),
+    *bad(RETRAIN, "--data", "imagenet", "cifar10:{MISSING}"),
+    *bad(RETRAIN, "--genotype", "Genotype(nonsense)"),
+    *bad(RETRAIN, "--address", "127.0.0.1:1"),
+    *bad(("evaluate",), "--checkpoint", "{MISSING}", "{DIR}", "{FILE}"),
+    *bad(("evaluate", "--checkpoint", "{CKPT}"), "--data", "imagenet", "cifar10:{MISSING}"),
 ]
 
 
@@ -226,6 +252,22 @@ def _write_run(root: Path) -> tuple[Path, Path]:
     return run, pack
 
 
+def _write_checkpoint(root: Path) -> Path:
+    """An untrained DARTS trainer checkpoint on digits (a tiny network), as `ssnenas retrain` writes them."""
+    from ssnenas.darts.data import load_data
+    from ssnenas.darts.train import CandidateTrainer, TrainConfig
+    from ssnenas.spaces.darts import parse_genotype
+
+    genotype = parse_genotype(RETRAIN[RETRAIN.index("--genotype") + 1])
+    trainer = CandidateTrainer(genotype, load_data("digits", split="full"),
+                               TrainConfig(epochs=1, channels=4, layers=3, batch_size=16, device="cpu"))
+    trainer.meta = {"data": "digits", "data_seed": 0}
+    path = root / "ckpt" / "trainer.pt"
+    path.parent.mkdir()
+    trainer.save(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> dict[str, Path]:
     if not REAL_PACK.is_file() or not REAL_REPORT.is_file():
@@ -233,6 +275,7 @@ def template(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bad-flags-template")
     source, store = _write_store(root)
     run, pack = _write_run(root)
+    _write_checkpoint(root)
     shutil.copy(REAL_REPORT, root / "report.json")
     (root / "file.txt").write_text("a regular file, not what any flag wants\n")
     (root / "folder").mkdir()
@@ -263,7 +306,8 @@ def test_bad_flag_is_one_line_exit_2_and_writes_nothing(case: Case, template, tm
     monkeypatch.setenv("SSNENAS_DATA", str(w / "default-data"))  # a prepare without --out would write here
     places = {"W": str(w), "STORE": str(w / "store"), "CSV": str(w / "nb201.csv"), "RUN": str(w / "run"),
               "PACK": str(w / "run.pack.parquet"), "REPORT": str(w / "report.json"), "FILE": str(w / "file.txt"),
-              "DIR": str(w / "folder"), "MISSING": str(w / "missing")}
+              "DIR": str(w / "folder"), "MISSING": str(w / "missing"),
+              "CKPT": str(w / "ckpt" / "trainer.pt")}
     argv = [a.format(**places) for a in case.argv]
     names = case.names.format(**places)
     before = _listing(w)
@@ -283,4 +327,4 @@ def test_table_covers_every_owned_command():
     assert {"data prepare nasbench201", "data prepare nasbench101", "data prepare darts",
             "data prepare transnas101-micro", "data info",
             "data lookup", "pretrain ss-rl", "pretrain ss-ccl", "predictor-study", "report", "pack", "unpack",
-            "encodings", "benchmark", "search", "retrain"} <= commands
+            "encodings", "benchmark", "search", "retrain", "evaluate"} <= commands

@@ -35,9 +35,15 @@ search"."""
 
 def make_search_searcher(config: SearchConfig) -> Any:
     """The searcher of ``config`` from the built-in registry (asynchronous twin with ``--async``)."""
-    from search_algos import make_searcher
+    from search_algos import canonical_algorithm, make_searcher
     from search_algos.asynchronous import asynchronous
 
+    from ssnenas.errors import InputError, SsnenasError
+
+    try:
+        canonical_algorithm(config.algorithm)
+    except SsnenasError as exc:  # the library names the algorithm; the command knows the flag
+        raise InputError(f"--algorithm {config.algorithm}: {exc}") from None
     overrides: dict[str, Any] = {"num_init": config.num_init, "k": config.k}
     if config.predictor_epochs:
         overrides["epochs"] = config.predictor_epochs

@@ -24,13 +24,43 @@ from pathlib import Path
 from typing import Any
 
 from ssnenas.atomic import atomic_json
+from ssnenas.checks import (MAX_COUNT, MAX_EPOCHS, MAX_LR, MAX_RESOURCES, check_address, check_float, check_int,
+                            check_run_out, check_seed, naming_flag)
+from ssnenas.darts.search import MAX_TORCH_THREADS, check_network
 from ssnenas.darts.train import read_checkpoint
-from ssnenas.errors import InputError
+from ssnenas.errors import InputError, SsnenasError
 from ssnenas.ray_connect import connect_ray
 from ssnenas.runfolder import existing_run
 
 TRAIN_NAME = "retrain"
 CHECKPOINT_FILE = "trainer.pt"
+#: cutout squares larger than this many pixels are typos (CIFAR-10's images are 32 pixels wide)
+MAX_CUTOUT = 10_000
+#: loss weights (the auxiliary head's) above this are typos (DARTS: 0.4)
+MAX_LOSS_WEIGHT = 1e6
+
+
+def check_retrain_settings(train: dict[str, Any], *, workers: int | None = None, num_cpus: int | None = None,
+                           torch_threads: int | None = None) -> None:
+    """The retraining's numbers in range (``train``: :class:`~ssnenas.darts.train.TrainConfig` fields),
+    one :class:`InputError` line naming the flag each: before the folder is touched or Ray started.
+    The upper bounds are typo guards (:mod:`ssnenas.checks`)."""
+    for key in ("epochs", "batch_size"):
+        value = train.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise InputError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
+    check_int("--epochs", train.get("epochs"), maximum=MAX_EPOCHS)
+    check_network(train.get("channels"), train.get("layers"))
+    check_int("--batch-size", train.get("batch_size"), maximum=MAX_COUNT)
+    check_seed("--seed", train.get("seed"))
+    check_int("--cutout", train.get("cutout"), minimum=0, maximum=MAX_CUTOUT, hint=" (0: no cutout)")
+    check_float("--drop-path", train.get("drop_path"), minimum=0.0, maximum=1.0, below=True,
+                hint=" (a probability: 0 <= p < 1)")
+    check_float("--auxiliary-weight", train.get("auxiliary_weight"), minimum=0.0, maximum=MAX_LOSS_WEIGHT)
+    check_float("--lr", train.get("lr"), minimum=0.0, above=True, maximum=MAX_LR)
+    check_int("--workers", workers, maximum=MAX_RESOURCES, hint=" (default: one per GPU, or 1 CPU worker)")
+    check_int("--num-cpus", num_cpus, maximum=MAX_RESOURCES)
+    check_int("--torch-threads", torch_threads, maximum=MAX_TORCH_THREADS)
 
 
 def _train_loop(config: dict[str, Any]) -> None:
@@ -89,10 +119,17 @@ def run_retrain(genotype: str, data: str, out: str | os.PathLike, *, overrides: 
     from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG, TrainConfig
     from ssnenas.spaces.darts import genotype_to_str, parse_genotype
 
-    arch = genotype_to_str(parse_genotype(genotype))
+    try:
+        arch = genotype_to_str(parse_genotype(genotype))
+    except SsnenasError as exc:  # the library quotes the text; the command knows the flag
+        raise InputError(f"--genotype: {exc}") from None
     # cutout: half the image side unless set (DARTS' 16 on CIFAR-10 would blank a whole 8x8 digit)
     train = TrainConfig.retrain(**{"cutout": image_side(data) // 2, **(overrides or {})}).to_dict()
     train.pop("device")
+    # every number, the folder and the address before anything is read, written or started
+    check_retrain_settings(train, workers=workers, num_cpus=num_cpus, torch_threads=torch_threads)
+    check_run_out("--out", out)
+    check_address(address)
     out = Path(out).resolve()
     spec = {"kind": "darts-retrain", "arch": arch, "data": data, "train": train}
     cfg = out / "config.json"
@@ -136,10 +173,12 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | None = None, 
     """Test accuracy (percent) of the weights in ``checkpoint`` (a ``trainer.pt`` or a retrain RUN folder)
     on the test split of ``data`` (default: the data it was trained on, with its split seed). The file is
     read as data; one that needs unpickling is refused unless ``trust_pickle``."""
-    from ssnenas.darts.data import load_data
+    from ssnenas.darts.data import load_data, resolve_data_spec
     from ssnenas.darts.train import CandidateTrainer, TrainConfig
     from ssnenas.spaces.darts import parse_genotype
 
+    if data is not None:
+        resolve_data_spec(data)  # a bad --data is refused before the checkpoint is read
     path = Path(checkpoint)
     if path.is_dir():
         found = sorted(path.rglob(CHECKPOINT_FILE), key=lambda p: p.stat().st_mtime)
@@ -148,7 +187,10 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | None = None, 
         path = found[-1]
     if not path.is_file():
         raise InputError(f"--checkpoint {path}: not found")
-    state = read_checkpoint(path, trust_pickle=trust_pickle)
+    try:
+        state = read_checkpoint(path, trust_pickle=trust_pickle)
+    except SsnenasError as exc:  # the reader names the file; the command knows the flag
+        raise naming_flag("--checkpoint", path, exc) from None
     try:
         arch, train = str(state["genotype"]), dict(state["config"])
     except (TypeError, ValueError) as exc:

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 SearcherFactory = Callable[["SearchConfig"], "ResumableSearcher"]
 
 from ssnenas.atomic import atomic_json
+from ssnenas.checks import (MAX_COUNT, MAX_EPOCHS, MAX_RESOURCES, check_address, check_float, check_int,
+                            check_run_out, check_seed)
 from ssnenas.darts.report import KIND, TUNE_NAME, write_search_report
 from ssnenas.errors import InputError
 from ssnenas.ray_connect import connect_ray
@@ -52,6 +54,10 @@ DEFAULTS: dict[str, Any] = {"data": "digits", "budget": 16, "epochs": 6, "seed":
 #: the paper's search settings on CIFAR-10 (NPENAS, arXiv 2003.12857, DARTS experiments)
 CIFAR_DEFAULTS: dict[str, Any] = {"budget": 100, "epochs": 50, "num_init": 10, "k": 10, "channels": 16,
                                   "layers": 8, "batch_size": 64}
+#: typo guards of the candidate network (DARTS retrains C 36 with 20 cells): a larger one is a typo
+MAX_CHANNELS, MAX_LAYERS = 4096, 1000
+#: torch threads per candidate (the same guard as predictor-study's --threads)
+MAX_TORCH_THREADS = 4096
 #: the settings that define a run (a resumed run must repeat them); absent in an older config.json = default
 RUN_KEYS = ("space", "data", "budget", "epochs", "seed", "num_init", "k", "channels", "layers", "batch_size",
             "algorithm", "predictor", "fixed", "predictor_epochs", "bf16", "asynchronous")
@@ -125,21 +131,6 @@ def resolve_settings(args: argparse.Namespace) -> SearchConfig:
     algo = args.algorithm or {"ss-ccl": "npenas-ssccl", "ss-rl": "npenas-ssrl", None: "npenas-np"}[pred_name]
     if args.fixed and not algo.partition(":")[0].endswith("-fixed"):  # npenas-ssrl-fixed:20 is one already
         algo += "-fixed"
-    for key in ("budget", "epochs", "num_init", "k", "channels", "layers", "batch_size"):
-        if int(s[key]) < 1:
-            raise InputError(f"--{key.replace('_', '-')} must be >= 1, got {s[key]}")
-    if s["channels"] % 2:
-        raise InputError(f"--channels must be even (FactorizedReduce halves it), got {s['channels']}")
-    if s["layers"] < 3:
-        raise InputError(f"--layers must be >= 3 (a candidate network has two reduction cells), got {s['layers']}")
-    for flag, value, low in (("--predictor-epochs", args.predictor_epochs, 1),
-                             ("--num-cpus", getattr(args, "num_cpus", None), 1),
-                             ("--torch-threads", getattr(args, "torch_threads", None), 1)):
-        if value is not None and value < low:
-            raise InputError(f"{flag} must be >= {low}, got {value}")
-    cpt = getattr(args, "cpus_per_trial", None)
-    if cpt is not None and not cpt > 0:
-        raise InputError(f"--cpus-per-trial must be > 0, got {cpt}")
     asynchronous = bool(getattr(args, "asynchronous", False))
     if asynchronous and not algo.startswith("npenas"):
         raise InputError(f"--async: asynchronous proposals exist for the npenas algorithms, not {algo!r}; "
@@ -147,17 +138,64 @@ def resolve_settings(args: argparse.Namespace) -> SearchConfig:
     step_mode = getattr(args, "step_mode", None) or "auto"
     if step_mode not in STEP_MODES:
         raise InputError(f"--step-mode {step_mode!r}: choose one of {', '.join(STEP_MODES)}")
-    gpt = getattr(args, "gpus_per_trial", None)
-    if gpt is not None and gpt < 0:
+    cpt, threads = getattr(args, "cpus_per_trial", None), getattr(args, "torch_threads", None)
+    config = SearchConfig(**s, space="darts", algorithm=algo, predictor=pred_path, fixed=bool(args.fixed),
+                          bf16=bool(args.bf16), predictor_epochs=args.predictor_epochs, asynchronous=asynchronous,
+                          out=Path(getattr(args, "out", None) or DEFAULT_OUT), step_mode=step_mode,
+                          address=getattr(args, "address", None), num_cpus=getattr(args, "num_cpus", None),
+                          gpus_per_trial=getattr(args, "gpus_per_trial", None),
+                          cpus_per_trial=1.0 if cpt is None else cpt, torch_threads=1 if threads is None else threads,
+                          progress=not (getattr(args, "no_progress", False) or getattr(args, "quiet", False)),
+                          trust_pickle=bool(getattr(args, "trust_pickle", False)))
+    check_search_config(config)
+    return config
+
+
+def check_network(channels: Any, layers: Any) -> None:
+    """The candidate network's size (searched or retrained: :mod:`ssnenas.darts.model`): ``--channels``
+    even (FactorizedReduce halves them) and ``--layers`` at least 3 (two of the cells reduce)."""
+    for flag, value, most in (("--channels", channels, MAX_CHANNELS), ("--layers", layers, MAX_LAYERS)):
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise InputError(f"{flag} must be >= 1, got {value}")
+        check_int(flag, value, maximum=most)
+    if channels % 2:
+        raise InputError(f"--channels must be even (FactorizedReduce halves it), got {channels}")
+    if layers < 3:
+        raise InputError(f"--layers must be >= 3 (a candidate network has two reduction cells), got {layers}")
+
+
+def check_search_config(config: SearchConfig) -> None:
+    """Every number, path and address of ``config`` in its range, as one :class:`InputError` line naming
+    the flag: before the run folder is touched, its lock taken or Ray started (:func:`resolve_settings`
+    and :func:`run_search`, so the Python API is checked too). The upper bounds are typo guards
+    (:mod:`ssnenas.checks`); GPUs per trial are not compared with this machine's (a cluster joined with
+    ``--address`` has its own)."""
+    for key in ("budget", "epochs", "num_init", "k", "batch_size", "predictor_epochs", "num_cpus",
+                "torch_threads"):
+        value = getattr(config, key)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise InputError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
+    check_int("--budget", config.budget)
+    check_int("--epochs", config.epochs, maximum=MAX_EPOCHS)
+    check_int("--num-init", config.num_init)
+    check_int("--k", config.k)
+    check_network(config.channels, config.layers)
+    check_int("--batch-size", config.batch_size, maximum=MAX_COUNT)
+    check_seed("--seed", config.seed)
+    check_int("--predictor-epochs", config.predictor_epochs, maximum=MAX_EPOCHS)
+    check_int("--num-cpus", config.num_cpus, maximum=MAX_RESOURCES)
+    check_int("--torch-threads", config.torch_threads, maximum=MAX_TORCH_THREADS)
+    cpt = config.cpus_per_trial
+    if isinstance(cpt, (int, float)) and not isinstance(cpt, bool) and not cpt > 0:
+        raise InputError(f"--cpus-per-trial must be > 0, got {cpt}")
+    check_float("--cpus-per-trial", cpt, minimum=0.0, above=True, maximum=MAX_RESOURCES)
+    gpt = config.gpus_per_trial
+    if isinstance(gpt, (int, float)) and not isinstance(gpt, bool) and gpt < 0:
         raise InputError(f"--gpus-per-trial must be >= 0, got {gpt}")
-    return SearchConfig(**s, space="darts", algorithm=algo, predictor=pred_path, fixed=bool(args.fixed),
-                        bf16=bool(args.bf16), predictor_epochs=args.predictor_epochs, asynchronous=asynchronous,
-                        out=Path(getattr(args, "out", None) or DEFAULT_OUT), step_mode=step_mode,
-                        address=getattr(args, "address", None), num_cpus=getattr(args, "num_cpus", None),
-                        gpus_per_trial=gpt, cpus_per_trial=float(getattr(args, "cpus_per_trial", 1.0) or 1.0),
-                        torch_threads=int(getattr(args, "torch_threads", 1) or 1),
-                        progress=not (getattr(args, "no_progress", False) or getattr(args, "quiet", False)),
-                        trust_pickle=bool(getattr(args, "trust_pickle", False)))
+    check_float("--gpus-per-trial", gpt, minimum=0.0, maximum=MAX_RESOURCES,
+                hint=" (a fraction of a GPU per candidate such as 0.25; 0: CPU only)")
+    check_run_out("--out", config.out)
+    check_address(config.address)
 
 
 def gpu_memory_bytes() -> int:
@@ -341,15 +379,17 @@ def run_search(config: SearchConfig, out: str | os.PathLike | None = None, *, ma
     # a checkpoint per epoch with num_to_keep=1 forces an experiment snapshot each time: wanted here
     # (the candidates' checkpoints are what a resumed search continues from), so silence Tune's warning
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    check_search_config(config)
     out = Path(config.out).resolve()
     settings = config.run_settings()
     check_run_folder(out, settings)  # a file or a foreign folder is refused before the lock is written there
+    searcher = make_searcher(config)  # checks the algorithm and the predictor checkpoint, before the lock too
     with hold_run_folder(out):
-        return _run_search_held(config, out, settings, t0, make_searcher=make_searcher, trainable=trainable)
+        return _run_search_held(config, out, settings, t0, searcher=searcher, trainable=trainable)
 
 
 def _run_search_held(config: SearchConfig, out: Path, settings: dict[str, Any], t0: float, *,
-                     make_searcher: SearcherFactory, trainable: type) -> dict[str, Any]:
+                     searcher: ResumableSearcher, trainable: type) -> dict[str, Any]:
     """:func:`run_search` once RUN is held (its folder checked again: no other command writes it now)."""
     from ray import tune
 
@@ -359,7 +399,6 @@ def _run_search_held(config: SearchConfig, out: Path, settings: dict[str, Any], 
 
     resumed = check_run_folder(out, settings)
     exp, state = out / TUNE_NAME, out / rs.STATE_FILE
-    searcher = make_searcher(config)  # checks the algorithm and the predictor checkpoint
     legacy = resumed and not state.is_file() and tune.Tuner.can_restore(str(exp))
     if legacy and not config.trust_pickle:
         raise refusal(exp / "tuner.pkl", "a search folder whose searcher state and trials only Ray's pickles "
