@@ -149,7 +149,7 @@ def test_committed_packs_unpack_and_their_command_resumes_them(nb201_store, tmp_
     packs unpack, and its command is accepted as a resume of it (compared by the source file's
     fingerprint), with only the tasks no pack held left to run; fewer trials are refused."""
     from ssnenas.analysis.runpack import read_pack, unpack_run
-    from ssnenas.runner import task_specs, validate
+    from ssnenas.runner import task_specs, validate  # noqa: F401 (the functions)
 
     packs = [COMMITTED / "nb201-cifar10-valid-600.parquet", COMMITTED / "nb201-cifar10-valid-600-bananas.parquet"]
     if not all(p.is_file() for p in packs):
