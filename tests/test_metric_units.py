@@ -290,3 +290,21 @@ def test_gauges_show_the_metric_unless_percent(metric, want, tmp_path):
     m.finished("rea", lower)  # a worse trial does not lower the best so far
     assert len([c for c in m.m.calls if c[0] in ("best_metric", "best_error")]) == 1
     assert not math.isnan(m.best_val["rea"])
+
+
+@pytest.mark.slow
+def test_benchmark_records_the_metric_and_reports_it(ray_session, tnb_stores, tmp_path, capsys):
+    """``ssnenas benchmark`` on an SSIM store writes the metric into config.json; ``ssnenas report`` labels
+    its table with it."""
+    from ssnenas.cli import main
+
+    run = tmp_path / "run"
+    store = tnb_stores["autoencoder"]
+    assert main(["benchmark", "--quiet", "--space", SPACE, "--data", str(store.path), "--algos", "random", "rea",
+                 "--trials", "2", "--budget", "20", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["metric"] == metric_of_store(store).to_dict()
+    capsys.readouterr()
+    assert main(["report", str(run), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "in autoencoder validation SSIM (0..1), higher is better" in out and "best val SSIM" in out
+    assert "in %" not in out

@@ -85,6 +85,7 @@ def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any,
                             "weights_sha256": weights}
     store = open_store(config, space.name)
     check_searcher_settings(config, registry, space.name, store)
+    from ssnenas.metric_spec import metric_of_store
     from ssnenas.store.content import store_identity
     run_config = {
         "kind": "benchmark",
@@ -109,6 +110,9 @@ def validate(config: BenchmarkConfig, registry: AlgorithmRegistry) -> tuple[Any,
         # what the store holds (architectures, value columns, a hash of them): a run is the same only on
         # a store of the same content, whatever file it was prepared from (ssnenas.store.content)
         "store": store_identity(store),
+        # what its numbers are (percent, SSIM, a negative loss): reports and plots label them with it;
+        # not an identity field (the store's content already is)
+        "metric": metric_of_store(store).to_dict(),
     }
     check_run_folder(config.out, run_config)
     check_address(config.address)
