@@ -5,8 +5,9 @@ miscounts the cosine schedule's steps and draws its seeds from an unseeded gener
 and training size n, draw the paired split of :mod:`.splits`, fine-tune each predictor (GIN +
 ``Linear(32→1) → sigmoid`` head, no rate scaling) on the n architectures' validation accuracy as a
 fraction (another metric mapped into 0..1: :func:`load_data`) with MSE, batch 64, Adam(β = (0, 0.9)),
-weight decay 1e-4 and a per-step cosine over the true number of steps, then predict every other labelled architecture of the benchmark (eval mode:
-BatchNorm running statistics; the prediction batch size does not change the outputs) and score
+weight decay 1e-4 and a per-step cosine over the true number of steps, then predict every other labelled
+architecture of the benchmark (eval mode: BatchNorm running statistics; the prediction batch size does
+not change the outputs) and score
 Kendall τ and Spearman ρ against the true validation accuracies (:mod:`.metrics`).
 
 The baselines (``np-nas``, ``seminas``, ``mlp``, ``bananas``; :mod:`.baselines`) train on the same
