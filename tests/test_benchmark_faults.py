@@ -89,7 +89,6 @@ def test_a_cohort_killed_again_and_again_is_retried_smaller_and_the_run_finishes
 @pytest.mark.slow
 def test_ctrl_c_says_how_many_tasks_are_kept_and_how_to_resume(synthetic_nb201_store, tmp_path):
     """SIGINT to a running `ssnenas benchmark`: exit 130 and one line with the kept count and the next step."""
-    pytest.importorskip("search_algos")
     from ssnenas.analysis.runs import finished_tasks
 
     run = tmp_path / "run"

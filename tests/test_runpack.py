@@ -214,7 +214,8 @@ def test_pack_replaces_only_a_pack_of_the_same_study(run, tmp_path):
 
 def test_unpack_asks_the_run_folder_lock_first(run, tmp_path, monkeypatch):
     """A folder a running driver holds is refused through runpack.check_not_in_use (the lock's seam)."""
-    runfolder = pytest.importorskip("ssnenas.runfolder")
+    from ssnenas import runfolder
+
     pack_run(run, tmp_path / "p.parquet")
     asked = []
 
