@@ -297,7 +297,6 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     ray_modes = ["auto"] if args.ray_modes is None else args.ray_modes
     counts = args.pack if args.pack is not None else ([1, 2, 4, 8, 16] if use_gpu else [1, 2])
     pack_precision = args.pack_precision or ("bf16" if use_gpu else "fp32")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     images_per_epoch = args.images_per_batch * 5 // 2
     out: dict[str, Any] = {"device": torch.cuda.get_device_name(0) if use_gpu else f"cpu ({os.cpu_count()} cores)",
