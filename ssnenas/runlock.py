@@ -202,30 +202,24 @@ def _busy(folder: Path, info: dict[str, Any], state: str, prefix: str = "") -> R
     return RunFolderBusy(f"{prefix}{folder} is in use by another command: {describe(info)}; {fix}")
 
 
-def check_free(folder: str | os.PathLike) -> None:
+def check_free(folder: str | os.PathLike, what: str | None = None) -> None:
     """Raise the :class:`RunFolderBusy` that taking ``folder``'s lock would raise now (a live command
-    holds it), without taking it: a command checks this first, to be refused at once rather than after
-    its slower checks; it takes the lock (:func:`hold_run_folder`) before it writes."""
+    holds it), without taking it. A driver checks this first, to be refused at once rather than after
+    its slower checks, and takes the lock (:func:`hold_run_folder`) before it writes; ``what`` (e.g.
+    ``"unpack"``) names an action that only must not write into a held folder. A lock whose holder is
+    gone does not refuse (the next driver takes it over), nor does a folder without a lock."""
     folder = Path(folder)
     info = read_lock(folder)
     if info is None:
         return
     state, _ = holder_state(info)
     if state != DEAD:
-        raise _busy(folder, info, state)
+        raise _busy(folder, info, state, prefix=f"{what} into {folder} refused: " if what else "")
 
 
 def refuse_if_held(folder: str | os.PathLike, what: str) -> None:
-    """Raise :class:`RunFolderBusy` when a live command holds ``folder`` (``what``, e.g. ``"unpack"``,
-    names the refused action); a lock whose holder is gone does not refuse (the next driver takes it
-    over), nor does a folder without a lock."""
-    folder = Path(folder)
-    info = read_lock(folder)
-    if info is None:
-        return
-    state, _ = holder_state(info)
-    if state != DEAD:
-        raise _busy(folder, info, state, prefix=f"{what} into {folder} refused: ")
+    """:func:`check_free` for the action ``what`` (e.g. ``"unpack"``), named in the refusal."""
+    check_free(folder, what)
 
 
 # -- holding ----------------------------------------------------------------------------------------

@@ -24,8 +24,7 @@ once, at the last epoch (never the best test accuracy over epochs); the seed is 
 ``evaluate`` loads such a checkpoint (or RUN folder) and prints the test accuracy of its weights.
 
 Checkpoints are data (:func:`ssnenas.darts.train.read_checkpoint`: ``torch.load(weights_only=True)``);
-one that needs unpickling is refused with one line unless ``trust_pickle`` (``--trust-pickle``).
-The command line is :mod:`ssnenas.cli.retrain`.
+one that needs unpickling is refused with one line unless ``--trust-pickle``.
 
 """
 

@@ -1,19 +1,10 @@
-"""``ssnenas retrain`` and ``ssnenas evaluate``: the final DARTS retraining with Ray Train.
+"""The final DARTS retraining with Ray Train (``TorchTrainer``, one DDP worker per GPU, CPU workers with
+gloo where there is none) and the evaluation of its checkpoints.
 
-``retrain`` trains one genotype on the full training split with the DARTS evaluation protocol
-(DARTS, arXiv 1806.09055, as used by NPENAS and SSNENAS: 600 epochs, C 36, 20 cells, cutout 16 (half
-the image side: 4 on digits), auxiliary 0.4,
-drop-path 0.2 ramped linearly, batch 96 per worker) under ``TorchTrainer``: one DDP worker per GPU (CPU
-workers with gloo where there is none), each on its own shard of the images. Every epoch rank 0
-reports its metrics with a checkpoint (``trainer.pt``); re-running the same command on the same
-``--out`` resumes from the last checkpoint (Ray Train resumes a run by name and storage path). The test accuracy is measured
-once, at the last epoch (never the best test accuracy over epochs); the seed is ``--seed`` (not fixed to 1).
-
-``evaluate`` loads such a checkpoint (or RUN folder) and prints the test accuracy of its weights.
-
-Checkpoints are data (:func:`ssnenas.darts.train.read_checkpoint`: ``torch.load(weights_only=True)``);
-one that needs unpickling is refused with one line unless ``trust_pickle`` (``--trust-pickle``).
-The command line is :mod:`ssnenas.cli.retrain`.
+The protocol (DARTS, arXiv 1806.09055, as NPENAS and SSNENAS use it), resuming and what ``evaluate``
+prints are described once, in the command's help (:data:`ssnenas.cli.retrain.DOC`). Checkpoints are data
+(:func:`ssnenas.darts.train.read_checkpoint`: ``torch.load(weights_only=True)``); one that needs
+unpickling is refused with one line unless ``trust_pickle``.
 """
 
 from __future__ import annotations
