@@ -56,7 +56,7 @@ def test_nb201_pth_under_the_official_name_is_read_as_data(tmp_path, capsys):
     code = main(["data", "prepare", "nasbench201", "--source", str(source), "--dataset", "cifar10-valid",
                  "--out", str(out)])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith(f"error: {source}: refused") and "\n" not in err
+    assert code == 2 and err.startswith(f"error: --source {source}: refused") and "\n" not in err
     assert "posix.system" in err and "--trust-pickle" in err
     assert_no_marker(marker)
     assert not out.exists()
