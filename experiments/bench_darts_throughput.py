@@ -26,225 +26,18 @@ depend on what the images show, and the benchmark then runs where CIFAR-10 canno
     python -m experiments.bench_darts_throughput --images-per-batch 200 --epochs 2 --pack 1 2   # CPU check
 
 With ``--json`` the JSON document is the only thing on stdout (progress and Ray's output go to stderr).
+The measurement itself is ssnenas.measure.darts_throughput.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import pickle
-import statistics
 import sys
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-import torch
-
-#: DARTS (second order), the published cell of the DARTS paper
-DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
-            "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
-            "normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
-            "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), "
-            "('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])")
-
-
-def write_synthetic_cifar(folder: Path, images_per_batch: int, seed: int = 0) -> Path:
-    """Five training batches and a test batch of random uint8 pixels in CIFAR-10's python format."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (images_per_batch, 3072), dtype=np.uint8),
-                 b"labels": rng.integers(0, 10, images_per_batch).tolist()}
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
-    return folder
-
-
-def _median_after_first(values: list[float]) -> float:
-    return statistics.median(values[1:] if len(values) > 1 else values)
-
-
-def plain_loop(spec: str, train: dict[str, Any], device: torch.device, mode: str = "eager") -> dict[str, Any]:
-    """The same training written as a bare loop over the step runner: no trainer class, no Ray."""
-    from ssnenas.darts.data import augment, load_data
-    from ssnenas.darts.model import DartsNetwork
-    from ssnenas.darts.step import StepRunner, resolve_channels_last, resolve_step_mode
-    from ssnenas.spaces.darts import parse_genotype
-
-    data = load_data(spec, split="search")
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    x_val, y_val = data.x_val.to(device), data.y_val.to(device)
-    torch.manual_seed(train["seed"])
-    gen = torch.Generator().manual_seed(train["seed"])
-    model = DartsNetwork(parse_genotype(DARTS_V2), channels=train["channels"], layers=train["layers"],
-                         num_classes=10, in_channels=3).to(device)
-    channels_last = resolve_channels_last(None, device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=train["epochs"], eta_min=1e-6)
-    use_bf16 = bool(train.get("bf16")) and device.type == "cuda"
-    runner = StepRunner(model, opt, mode=resolve_step_mode(mode, device), grad_clip=5.0, aux_weight=0.4,
-                        autocast=lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16,
-                                                        cache_enabled=False),
-                        channels_last=channels_last)
-    bs, n = train["batch_size"], len(x_train)
-    rates, walls = [], []
-    for _ in range(train["epochs"]):
-        t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n, bs):
-            idx = perm[i:i + bs].to(device)
-            runner.train(augment(x_train[idx], padding=4, flip=True, cutout=0, gen=gen), y_train[idx])
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t_train = time.perf_counter() - t0
-        sched.step()
-        model.eval()
-        correct = sum(int((runner.infer(x_val[i:i + 256]).argmax(1) == y_val[i:i + 256]).sum())
-                      for i in range(0, len(x_val), 256))
-        walls.append(time.perf_counter() - t0)
-        rates.append(n / t_train)
-    return {"mode": runner.mode, "train_images_per_s": _median_after_first(rates),
-            "epoch_wall_s": _median_after_first(walls), "per_epoch_images_per_s": rates,
-            "last_val_acc": 100.0 * correct / len(x_val),
-            "peak_memory_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
-
-
-def ray_path(spec: str, train: dict[str, Any], use_gpu: bool, storage: Path, threads: int) -> dict[str, Any]:
-    """One Tune trial of :class:`DartsTrainable` with the search's run settings (1 GPU or 1 CPU, a
-    checkpoint every epoch)."""
-    from ray import tune
-
-    from trainables.darts import DartsTrainable
-
-    resources = {"cpu": 1, "gpu": 1 if use_gpu else 0}
-    name = f"bench_{train.get('step_mode', 'auto')}_{'bf16' if train.get('bf16') else 'fp32'}"
-    tuner = tune.Tuner(
-        tune.with_resources(DartsTrainable, resources),
-        param_space={"arch": DARTS_V2, "data": spec, "train": {**train, "torch_threads": threads}},
-        tune_config=tune.TuneConfig(num_samples=1),
-        run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
-                                  stop={"training_iteration": train["epochs"]},
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_frequency=1)))
-    grid = tuner.fit()
-    result = grid[0]
-    if result.error is not None:
-        raise RuntimeError(f"the Ray trial failed: {result.error}")
-    hist = result.metrics_dataframe
-    rates = [float(v) for v in hist["images_per_s"]]
-    walls = [float(v) for v in hist["time_this_iter_s"]]
-    return {"train_images_per_s": _median_after_first(rates), "epoch_wall_s": _median_after_first(walls),
-            "per_epoch_images_per_s": rates, "last_val_acc": float(hist["val_acc"].iloc[-1])}
-
-
-def _packed_candidate(spec: str, train: dict[str, Any], genotype: str) -> dict[str, Any]:
-    """One packed candidate (a Ray task): a CandidateTrainer of ``genotype`` for ``train["epochs"]``."""
-    from ssnenas.darts.data import load_data
-    from ssnenas.darts.train import CandidateTrainer, TrainConfig
-    from ssnenas.spaces.darts import parse_genotype
-
-    threads = int(train.pop("torch_threads", 1))
-    torch.set_num_threads(threads)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    trainer = CandidateTrainer(parse_genotype(genotype), load_data(spec, split="search"),
-                               TrainConfig(**train, device=device))
-    rates, walls, started = [], [], time.time()
-    while not trainer.done:
-        t0 = time.perf_counter()
-        rates.append(trainer.train_epoch()["images_per_s"])
-        walls.append(time.perf_counter() - t0)
-    return {"images_per_s": _median_after_first(rates), "epoch_wall_s": _median_after_first(walls),
-            "start": started, "end": time.time(), "step_mode": trainer.runner.mode}
-
-
-def packed(spec: str, train: dict[str, Any], counts: list[int], use_gpu: bool, seed: int = 0) -> dict[str, Any]:
-    """N candidates at once for each N of ``counts`` (see the module docstring)."""
-    import ray
-
-    from ssnenas.spaces.darts import SPACE, genotype_to_str
-
-    rng = np.random.default_rng(seed)
-    genotypes = [genotype_to_str(SPACE.sample(rng)) for _ in range(max(counts))]
-    out: dict[str, Any] = {}
-    task = ray.remote(_packed_candidate)
-    for n in counts:
-        opts = {"num_gpus": 1.0 / n, "num_cpus": 1} if use_gpu else {"num_cpus": 1}
-        t0 = time.perf_counter()
-        runs = ray.get([task.options(**opts).remote(spec, dict(train), genotypes[i]) for i in range(n)])
-        wall = time.perf_counter() - t0
-        out[str(n)] = {"aggregate_images_per_s": sum(r["images_per_s"] for r in runs),
-                       "per_candidate_images_per_s": [r["images_per_s"] for r in runs],
-                       "candidate_epochs_per_hour": sum(3600.0 / r["epoch_wall_s"] for r in runs),
-                       "wall_s": wall, "step_modes": sorted({r["step_mode"] for r in runs})}
-        print(f"packed {n}: {out[str(n)]['aggregate_images_per_s']:.0f} img/s together "
-              f"({min(out[str(n)]['per_candidate_images_per_s']):.0f}-"
-              f"{max(out[str(n)]['per_candidate_images_per_s']):.0f} each), "
-              f"{out[str(n)]['candidate_epochs_per_hour']:.0f} candidate-epochs/h", file=sys.stderr, flush=True)
-    return out
-
-
-def busy_fractions(store_dir: str, *, slots: int = 16, budget: int = 100, seed: int = 0,
-                   predictor_epochs: int | None = 20) -> dict[str, Any]:
-    """Slot-time busy of sync vs async NPENAS-NP on the simulated clock (one search each). The busy
-    fraction depends on the schedule, not on how well the predictor ranks, so the predictor trains
-    ``predictor_epochs`` per fit (None: the paper's 300) to keep the measurement short."""
-    from search_algos import make_searcher
-    from search_algos.asynchronous import asynchronous
-    from search_algos.simulated import nb201_duration, run_simulated
-    from ssnenas.store import BenchmarkStore
-    from trainables.tabular import tabular_evaluator
-
-    store = BenchmarkStore.open(store_dir)
-    out: dict[str, Any] = {"slots": slots, "budget": budget, "duration_model": "search_algos.simulated.nb201_duration",
-                           "predictor_epochs": predictor_epochs or "paper default"}
-    extra = {"epochs": predictor_epochs} if predictor_epochs else {}
-    for mode in ("sync", "async"):
-        s = make_searcher("npenas-np", space="nasbench201", store=store, seed=seed, budget=budget, **extra)
-        if mode == "async":
-            s = asynchronous(s)
-        run = run_simulated(s, tabular_evaluator(store), nb201_duration, slots=slots, budget=budget)
-        out[mode] = {"busy_fraction": run["busy_fraction"], "makespan": run["makespan"],
-                     "max_running": run["max_running"], "best_val_acc": max(t["val_acc"] for t in run["trials"])}
-        print(f"busy {mode}: {run['busy_fraction']:.3f} of {slots} slots' time, makespan {run['makespan']:.1f}",
-              file=sys.stderr, flush=True)
-    return out
-
-
-#: the paper's search: 100 candidates x 50 epochs x 25k training images (NPENAS, DARTS experiments)
-PAPER_SEARCH = {"candidates": 100, "epochs": 50, "train_images": 25_000}
-
-
-def projection(packs: dict[str, Any], images_per_epoch: int, busy: float) -> dict[str, Any]:
-    """Wall time of the paper's search from the best packing: candidate-epochs are scaled from this
-    run's epoch size to 25k images (training and validation scale alike), divided by the busy fraction."""
-    best_n, best = max(packs.items(), key=lambda kv: kv[1]["candidate_epochs_per_hour"])
-    per_hour = best["candidate_epochs_per_hour"] * images_per_epoch / PAPER_SEARCH["train_images"]
-    hours = PAPER_SEARCH["candidates"] * PAPER_SEARCH["epochs"] / per_hour / max(busy, 1e-9)
-    return {"packed": int(best_n), "paper_candidate_epochs_per_hour": per_hour, "busy_fraction": busy,
-            "hours": hours, "train_images_per_s": best["aggregate_images_per_s"], **PAPER_SEARCH}
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Everything written to file descriptor 1 (Python, Ray, C libraries) goes to 2 inside the block;
-    yields a writer for the real stdout."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    real = os.fdopen(os.dup(saved), "w")
-    try:
-        yield real
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+# re-exported: tests and experiments/gpu_check.sh use them from here
+from ssnenas.measure.darts_throughput import (DARTS_V2, PAPER_SEARCH, Options, SimulatedSearch,  # noqa: F401
+                                              projection, run, stdout_to_stderr, write_synthetic_cifar)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,99 +64,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (CPU runs; default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout (and nothing else)")
     args = p.parse_args(argv)
+    opts = Options(**{k: v for k, v in vars(args).items() if k != "json"})
     if args.json:
         with stdout_to_stderr() as real_stdout:
-            out = _run(args)
+            out = _run(opts)
         real_stdout.write(json.dumps(out, indent=1) + "\n")
         real_stdout.flush()
     else:
-        _run(args)
+        _run(opts)
     return 0
 
 
-def _run(args: argparse.Namespace) -> dict[str, Any]:
-    import ray
+def _run(opts: Options) -> dict:
+    """The library's measurement with the DARTS trainable and (for --store) the searchers passed in."""
+    trainable = None
+    if opts.ray_modes is None or opts.ray_modes:
+        from trainables.darts import DartsTrainable as trainable
+    simulation = None
+    if opts.store:
+        from search_algos import make_searcher
+        from search_algos.asynchronous import asynchronous
+        from search_algos.simulated import nb201_duration, run_simulated
+        from trainables.tabular import tabular_evaluator
 
-    from ssnenas.darts.train import TRAINING_RAY_SYSTEM_CONFIG
-    from ssnenas.ray_connect import connect_ray
-
-    use_gpu = torch.cuda.is_available()
-    device = torch.device("cuda" if use_gpu else "cpu")
-    torch.set_num_threads(args.threads)
-    if use_gpu:
-        torch.backends.cudnn.benchmark = True
-    precisions = args.precisions or (["fp32", "bf16"] if use_gpu else ["fp32"])
-    modes = args.modes or (["eager", "graph", "compile", "compile-graph"] if use_gpu else ["eager"])
-    ray_modes = ["auto"] if args.ray_modes is None else args.ray_modes
-    counts = args.pack if args.pack is not None else ([1, 2, 4, 8, 16] if use_gpu else [1, 2])
-    pack_precision = args.pack_precision or ("bf16" if use_gpu else "fp32")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    images_per_epoch = args.images_per_batch * 5 // 2
-    out: dict[str, Any] = {"device": torch.cuda.get_device_name(0) if use_gpu else f"cpu ({os.cpu_count()} cores)",
-                           "torch": torch.__version__, "ray": ray.__version__, "genotype": DARTS_V2,
-                           "images_per_epoch": images_per_epoch, "epochs": args.epochs,
-                           "channels": args.channels, "layers": args.layers, "batch_size": args.batch_size,
-                           "results": {}, "single": {}}
-
-    def say(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = "cifar10:" + str(write_synthetic_cifar(Path(tmp) / "cifar-10-batches-py", args.images_per_batch))
-        for precision in precisions:
-            train = {"epochs": args.epochs, "channels": args.channels, "layers": args.layers,
-                     "batch_size": args.batch_size, "seed": 0, "bf16": precision == "bf16"}
-            for mode in modes:
-                try:
-                    r = plain_loop(spec, train, device, mode)
-                except Exception as exc:  # noqa: BLE001 - one mode failing must not lose the others
-                    r = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-                out["single"].setdefault(precision, {})[mode] = r
-                say(f"{precision} {mode}: " + (f"{r['train_images_per_s']:.0f} img/s, {r['epoch_wall_s']:.2f} s/epoch"
-                                               + (f" (ran as {r['mode']})" if r["mode"] != mode else "")
-                                               if "error" not in r else r["error"]))
-                if use_gpu:
-                    torch.cuda.empty_cache()
-                    torch.cuda.reset_peak_memory_stats()
-        connect_ray(None, num_cpus=max(counts + [2]) if counts else 2, num_gpus=1 if use_gpu else 0,
-                    system_config=TRAINING_RAY_SYSTEM_CONFIG)
-        try:
-            for precision in precisions:
-                train = {"epochs": args.epochs, "channels": args.channels, "layers": args.layers,
-                         "batch_size": args.batch_size, "seed": 0, "bf16": precision == "bf16"}
-                for mode in ray_modes:
-                    plain_mode = mode if mode != "auto" else ("graph" if use_gpu else "eager")
-                    plain = out["single"].get(precision, {}).get(plain_mode)
-                    if plain is None or "error" in plain:
-                        plain = plain_loop(spec, train, device, plain_mode)
-                    tuned = ray_path(spec, {**train, "step_mode": mode}, use_gpu, Path(tmp) / "tune", args.threads)
-                    ratio = tuned["train_images_per_s"] / plain["train_images_per_s"]
-                    key = precision if mode == "auto" else f"{precision}-{mode}"
-                    out["results"][key] = {"step_mode": plain_mode, "plain": plain, "ray": tuned,
-                                           "ray_over_plain_images_per_s": ratio,
-                                           "ray_over_plain_epoch_wall": tuned["epoch_wall_s"] / plain["epoch_wall_s"]}
-                    say(f"{key} ({plain_mode}): plain {plain['train_images_per_s']:.0f} img/s "
-                        f"({plain['epoch_wall_s']:.2f} s/epoch), Ray {tuned['train_images_per_s']:.0f} img/s "
-                        f"({tuned['epoch_wall_s']:.2f} s/epoch): Ray/plain = {ratio:.3f}")
-            if counts:
-                train = {"epochs": args.epochs, "channels": args.channels, "layers": args.layers,
-                         "batch_size": args.batch_size, "seed": 0, "bf16": pack_precision == "bf16",
-                         "step_mode": args.pack_mode, "torch_threads": args.threads}
-                out["packed"] = {"precision": pack_precision, "step_mode": args.pack_mode,
-                                 "counts": packed(spec, train, counts, use_gpu)}
-        finally:
-            ray.shutdown()
-    busy = 1.0
-    if args.store:
-        out["busy"] = busy_fractions(args.store, budget=args.busy_budget,
-                                     predictor_epochs=args.busy_predictor_epochs or None)
-        busy = out["busy"]["async"]["busy_fraction"]
-    if counts:
-        out["projection"] = projection(out["packed"]["counts"], images_per_epoch, busy)
-        pr = out["projection"]
-        say(f"projection: the paper's search (100 x 50 epochs x 25k images) takes {pr['hours']:.2f} h here "
-            f"({pr['packed']} packed, busy {busy:.2f})")
-    return out
+        simulation = SimulatedSearch(make_searcher, asynchronous, run_simulated, nb201_duration, tabular_evaluator)
+    return run(opts, trainable=trainable, simulation=simulation)
 
 
 if __name__ == "__main__":
