@@ -1,6 +1,7 @@
-"""Shared fixtures: the real benchmark tables in ../shared (skipped with a reason where absent), a
-synthetic NAS-Bench-201 table the tests generate themselves (tests/synthetic_tables.py: for the tests of
-behaviour, which so run on any clone), one Ray session for every test that needs Ray, and a guard that
+"""Shared fixtures: the real benchmark tables in ../shared (skipped with a reason where absent; only the
+tests of their facts, tests/test_shared_tables.py, use them), synthetic NAS-Bench-201, NAS-Bench-101 and
+DARTS tables the tests generate themselves (tests/synthetic_tables.py: for the tests of behaviour, which
+so run on any clone), one Ray session for every test that needs Ray, and a guard that
 keeps every test out of ~/ray_results."""
 
 from __future__ import annotations
@@ -109,6 +110,33 @@ def synthetic_nb201_benchmark(synthetic_nb201_store):
     from ssnenas.store import BenchmarkStore
 
     return BenchmarkStore.open(synthetic_nb201_store)
+
+
+@pytest.fixture(scope="session")
+def synthetic_nb101_csv(tmp_path_factory) -> Path:
+    """A generated NAS-Bench-101 table in the layout of the real ``nb101_1k.csv`` (1,000 distinct pruned
+    models, official hashes computed by the project's hashing; tests/synthetic_tables.py), written once."""
+    from synthetic_tables import write_nb101_csv
+
+    return write_nb101_csv(tmp_path_factory.mktemp("synthetic_nb101") / "nb101_synthetic.csv")
+
+
+@pytest.fixture(scope="session")
+def synthetic_nb101_unpruned_csv(tmp_path_factory) -> Path:
+    """A generated NAS-Bench-101 table in the layout of the real ``nb101_500.csv`` (500 unpruned 7x7
+    specs, many pruning to a model listed before), written once."""
+    from synthetic_tables import write_nb101_unpruned_csv
+
+    return write_nb101_unpruned_csv(tmp_path_factory.mktemp("synthetic_nb101_unpruned") / "nb101_unpruned.csv")
+
+
+@pytest.fixture(scope="session")
+def synthetic_darts_csv(tmp_path_factory) -> Path:
+    """A generated DARTS table in the layout of the real ``nb301_500.csv`` (500 genotypes of distinct keys
+    plus 10 rows that repeat a key in another string), written once."""
+    from synthetic_tables import write_darts_csv
+
+    return write_darts_csv(tmp_path_factory.mktemp("synthetic_darts") / "darts_synthetic.csv")
 
 
 @pytest.fixture(scope="session")

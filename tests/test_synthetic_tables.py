@@ -1,6 +1,7 @@
 """The synthetic NAS-Bench-201 table (tests/synthetic_tables.py) has the properties the tests of
 behaviour rely on: every cell once in official order, the cut-off cells at chance, isomorphic cells
-alike, one known optimum, and a store prepared from it like the real one."""
+alike, one known optimum, and a store prepared from it like the real one; the generated NAS-Bench-101 and
+DARTS tables have the real tables' layouts."""
 
 from __future__ import annotations
 
@@ -71,3 +72,43 @@ def test_the_store_holds_the_table(synthetic_nb201_csv, synthetic_nb201_benchmar
     for i in np.random.default_rng(0).choice(store.num_archs, 50, replace=False):
         row = rows[str(keys[i])]
         assert vals[i] == float(row["cifar10-valid_val_acc"]) and tests[i] == float(row["cifar10_test_acc"])
+
+
+# -- the generated NAS-Bench-101 and DARTS tables ---------------------------------------------------------
+def test_nb101_tables_have_the_real_layouts_and_official_hashes(synthetic_nb101_csv, synthetic_nb101_unpruned_csv,
+                                                                tmp_path):
+    from ssnenas.spaces.nasbench101 import SPACE, arch_from_adjacency
+
+    with open(synthetic_nb101_csv, newline="") as fh:
+        assert next(csv.reader(fh)) == list(st.NB101_COLUMNS)
+    rows = _rows(synthetic_nb101_csv)
+    assert len({r["module_hash"] for r in rows}) == len(rows) == 1000
+    sizes = [len(r["operations"].split(",")) for r in rows]
+    assert sum(n == 7 for n in sizes) > 600 and min(sizes) >= 4  # mostly 7-vertex cells, like the real table
+    for r in rows:
+        arch = arch_from_adjacency(r["adjacency"], r["operations"])
+        assert SPACE.to_str(arch) == f"{r['adjacency']}|{r['operations']}" and SPACE.key(arch) == r["module_hash"]
+        v = [float(r[f"val_acc_{e}"]) for e in (4, 12, 36, 108)]
+        assert v == sorted(v) and 80 < v[3] < 100 and int(r["trainable_parameters"]) > 0
+    with open(synthetic_nb101_unpruned_csv, newline="") as fh:
+        assert next(csv.reader(fh)) == list(st.NB101_UNPRUNED_COLUMNS)
+    unpruned = _rows(synthetic_nb101_unpruned_csv)
+    assert len(unpruned) == 500 and all(len(r["adjacency"]) == 49 for r in unpruned)
+    assert 200 < len({r["module_hash"] for r in unpruned}) < 400  # the real nb101_500.csv: 292
+    assert sum(r["module_hash"] == st.NB101_SMALLEST_HASH for r in unpruned) > 10
+    # deterministic: the same bytes again
+    assert st.write_nb101_csv(tmp_path / "a.csv").read_bytes() == synthetic_nb101_csv.read_bytes()
+    assert st.write_nb101_unpruned_csv(tmp_path / "b.csv").read_bytes() == synthetic_nb101_unpruned_csv.read_bytes()
+
+
+def test_darts_table_has_the_real_layout_and_repeats_ten_keys(synthetic_darts_csv, tmp_path):
+    from ssnenas.spaces import darts
+
+    with open(synthetic_darts_csv, newline="") as fh:
+        assert next(csv.reader(fh)) == list(st.DARTS_COLUMNS)
+    rows = _rows(synthetic_darts_csv)
+    keys = [darts.SPACE.key(darts.parse_genotype(r["genotype"])) for r in rows]
+    assert len(rows) == 510 and len(set(keys[:500])) == 500 and set(keys[500:]) <= set(keys[:500])
+    assert len({r["genotype"] for r in rows}) == 510  # the repeats are other strings of the same key
+    assert all(90 < float(r["val_acc"]) < 100 for r in rows)
+    assert st.write_darts_csv(tmp_path / "d.csv").read_bytes() == synthetic_darts_csv.read_bytes()
