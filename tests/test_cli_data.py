@@ -19,11 +19,13 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def test_prepare_info_lookup_real_csv(tmp_path, capsys, nb101_1k_csv):
+def test_prepare_info_lookup_csv(tmp_path, capsys, synthetic_nb101_csv):
+    """prepare / info / lookup of a CSV in the nb101_1k.csv layout (generated, 1,000 models)."""
     out = tmp_path / "store"
-    rc, text, _ = _run(capsys, "data", "prepare", "nasbench101", "--source", str(nb101_1k_csv), "--out", str(out))
+    rc, text, _ = _run(capsys, "data", "prepare", "nasbench101", "--source", str(synthetic_nb101_csv),
+                       "--out", str(out))
     assert rc == 0 and "1000 architectures" in text
-    rows = list(csv.DictReader(open(nb101_1k_csv)))
+    rows = list(csv.DictReader(open(synthetic_nb101_csv)))
     best = max(rows, key=lambda r: float(r["val_acc_108"]))
     rc, text, _ = _run(capsys, "data", "info", str(out), "--json")
     info = json.loads(text)

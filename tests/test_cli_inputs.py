@@ -23,10 +23,11 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def nb101_500_store(nb101_500_csv, tmp_path_factory):
+def nb101_500_store(synthetic_nb101_unpruned_csv, tmp_path_factory):
+    """Store of the generated table in the nb101_500.csv layout (unpruned specs, repeated models)."""
     from ssnenas.store.nasbench101 import prepare_nasbench101
 
-    return prepare_nasbench101(nb101_500_csv, tmp_path_factory.mktemp("nb101_500")).parent
+    return prepare_nasbench101(synthetic_nb101_unpruned_csv, tmp_path_factory.mktemp("nb101_500")).parent
 
 
 def test_random_bytes_without_crc_check_fail_in_one_line(tmp_path, capsys):
@@ -64,23 +65,30 @@ def test_lookup_takes_keys_or_architectures_and_names_a_malformed_one(nb101_500_
     assert "e.g. '0110000100010000|input,conv3x3-bn-relu,maxpool3x3,output'" in err
 
 
-def test_info_and_prepare_say_how_many_rows_were_duplicates(nb101_500_csv, nb101_500_store, tmp_path, capsys):
-    rows = list(csv.DictReader(open(nb101_500_csv)))
+def test_info_and_prepare_say_how_many_rows_were_duplicates(synthetic_nb101_unpruned_csv, nb101_500_store,
+                                                           tmp_path, capsys):
+    src = synthetic_nb101_unpruned_csv
+    rows = list(csv.DictReader(open(src)))
+    distinct = len({r["module_hash"] for r in rows})
+    assert distinct < len(rows)
     rc, out, _ = _run(capsys, "data", "info", nb101_500_store, "--json")
     info = json.loads(out)
-    assert (info["num_archs"], info["num_source_rows"], info["merged_duplicate_rows"]) == (292, len(rows), 208)
-    assert info["source"] == str(nb101_500_csv.resolve())  # absolute, not relative to where it was run
+    assert (info["num_archs"], info["num_source_rows"], info["merged_duplicate_rows"]) == (
+        distinct, len(rows), len(rows) - distinct)
+    assert info["source"] == str(src.resolve())  # absolute, not relative to where it was run
     rc, out, _ = _run(capsys, "data", "info", nb101_500_store)
-    assert "292 distinct from 500 source rows; 208 rows repeated an architecture" in out
-    rc, out, _ = _run(capsys, "data", "prepare", "nasbench_101", "--source", nb101_500_csv, "--out", tmp_path / "s")
-    assert rc == 0 and "(292 distinct architectures from 500 source rows;" in out
+    assert (f"{distinct} distinct from {len(rows)} source rows; {len(rows) - distinct} rows repeated an "
+            "architecture") in out
+    rc, out, _ = _run(capsys, "data", "prepare", "nasbench_101", "--source", src, "--out", tmp_path / "s")
+    assert rc == 0 and f"({distinct} distinct architectures from {len(rows)} source rows;" in out
 
 
-def test_a_folder_of_store_folders_is_searched_and_listed(nb101_500_store, nb201_store, tmp_path, capsys):
+def test_a_folder_of_store_folders_is_searched_and_listed(nb101_500_store, synthetic_nb201_store, tmp_path,
+                                                         capsys):
     root = tmp_path / "stores"
     root.mkdir()
     (root / "nb101-500").symlink_to(nb101_500_store)
-    (root / "nb201-cifar10-valid").symlink_to(nb201_store)
+    (root / "nb201-cifar10-valid").symlink_to(synthetic_nb201_store)
     rc, _, err = _run(capsys, "data", "info", root)
     assert rc == 2 and "nasbench101/cifar10 in nb101-500/, nasbench201/cifar10-valid in nb201-cifar10-valid/" in err
     rc, out, _ = _run(capsys, "data", "info", root, "--benchmark", "nasbench_201", "--json")
@@ -127,7 +135,7 @@ def test_build_requirement_understands_the_license_string():
     assert int(re.search(r">=\s*(\d+)", reqs[0]).group(1)) >= 77
 
 
-def test_benchmark_finds_its_store_in_a_folder_of_store_folders(nb101_500_store, nb201_store, tmp_path):
+def test_benchmark_finds_its_store_in_a_folder_of_store_folders(nb101_500_store, synthetic_nb201_store, tmp_path):
     """`--data STORES` (prepare_tables' root) picks the store of --space / --dataset in its sub-folders."""
     import search_algos
     from ssnenas import runner as bm
@@ -136,13 +144,13 @@ def test_benchmark_finds_its_store_in_a_folder_of_store_folders(nb101_500_store,
     root = tmp_path / "stores"
     root.mkdir()
     (root / "nb101-500").symlink_to(nb101_500_store)
-    (root / "nb201-cifar10-valid").symlink_to(nb201_store)
+    (root / "nb201-cifar10-valid").symlink_to(synthetic_nb201_store)
     config = bm.BenchmarkConfig(space="nasbench_201", data=root, algorithms=("random",), trials=1, budget=20,
                                 seed=0, out=tmp_path / "run")
     store, run_config = bm.validate(config, search_algos.REGISTRY)
     assert (store.benchmark, store.dataset, run_config["space"]) == ("nasbench201", "cifar10-valid", "nasbench201")
     (root / "again").mkdir()
-    (root / "again" / "x.parquet").symlink_to(next(nb201_store.glob("*.parquet")))
+    (root / "again" / "x.parquet").symlink_to(next(synthetic_nb201_store.glob("*.parquet")))
     with pytest.raises(StoreError, match=r"several nasbench201 stores \(cifar10-valid in again/, cifar10-valid "
                                             r"in nb201-cifar10-valid/\); select one with --dataset or pass its folder"):
         bm.validate(config, search_algos.REGISTRY)

@@ -1,46 +1,44 @@
-"""The foundation's main job: every shared table prepared and summarised with known optima."""
+"""The foundation's main job: every shared table prepared and summarised with known optima (on generated
+tables here; the real tables' numbers: tests/test_shared_tables.py)."""
 
 from __future__ import annotations
 
 import json
-
-import pytest
+from pathlib import Path
 
 import synthetic_tables
-from conftest import SHARED_DATA, shared_file
 from experiments.prepare_tables import TABLES, main, prepare_all
 
-#: what each real table's store must show (shared/data/README.md)
-FACTS = {
-    "nb201-cifar10-valid": {"num_archs": 15625, "best_val_acc": 91.57, "best_test_acc": 94.30},
-    "nb201-cifar100": {"num_archs": 15625, "best_val_acc": 73.26, "best_test_acc": None},
-    "nb101-1k": {"num_archs": 1000},
-    "nb101-500": {"num_archs": 292},  # 500 rows, 208 of them repeat an architecture
-    "darts-500": {"num_archs": 500},
-}
 
+def test_every_table_of_a_full_folder_is_prepared(synthetic_nb201_csv, synthetic_nb101_csv,
+                                                  synthetic_nb101_unpruned_csv, synthetic_darts_csv, tmp_path):
+    """A shared folder holding every known table (generated ones, in the real layouts; the real tables'
+    numbers: tests/test_shared_tables.py): each is prepared, in TABLES order, with its count and optimum."""
+    import csv
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> dict[str, dict]:
-    """prepare_all over ../shared/data once; only requested once a table was found there."""
-    return {r["name"]: r for r in prepare_all(SHARED_DATA, tmp_path_factory.mktemp("tables"))}
-
-
-@pytest.mark.parametrize("name, relative", [(name, relative) for name, relative, _ in TABLES],
-                         ids=[name for name, _, _ in TABLES])
-def test_prepare_all_shared_tables(name, relative, request):
-    """Each real table that ../shared/data holds is prepared with its known facts; a missing one skips
-    with its reason (a shared folder may hold only some of them)."""
-    shared_file(relative)
-    row = request.getfixturevalue("prepared")[name]
-    facts = FACTS[name]
-    assert row["num_archs"] == facts["num_archs"]
-    if "best_val_acc" in facts:
-        assert row["best_val_acc"] == pytest.approx(facts["best_val_acc"])
-        if facts["best_test_acc"] is None:
-            assert row["best_test_acc"] is None
-        else:
-            assert row["best_test_acc"] == pytest.approx(facts["best_test_acc"], abs=0.005)
+    shared = tmp_path / "shared"
+    for relative, src in (("nasbench201/nb201_200epoch.csv", synthetic_nb201_csv),
+                          ("nasbench101/nb101_1k.csv", synthetic_nb101_csv),
+                          ("nasbench101/nb101_500.csv", synthetic_nb101_unpruned_csv),
+                          ("darts/nb301_500.csv", synthetic_darts_csv)):
+        (shared / relative).parent.mkdir(parents=True, exist_ok=True)
+        (shared / relative).symlink_to(src)
+    rows = {r["name"]: r for r in prepare_all(shared, tmp_path / "stores")}
+    assert list(rows) == [name for name, _, _ in TABLES]
+    want = synthetic_tables.optimum_values()
+    assert (rows["nb201-cifar10-valid"]["num_archs"], rows["nb201-cifar10-valid"]["best_val_acc"],
+            rows["nb201-cifar10-valid"]["best_test_acc"]) == (15625, want["cifar10-valid_val_acc"],
+                                                             want["cifar10_test_acc"])
+    assert (rows["nb201-cifar100"]["best_val_acc"], rows["nb201-cifar100"]["best_test_acc"]) == (
+        want["cifar100_val_acc"], None)
+    nb101 = list(csv.DictReader(open(synthetic_nb101_csv)))
+    best = max(nb101, key=lambda r: float(r["val_acc_108"]))
+    assert (rows["nb101-1k"]["num_archs"], rows["nb101-1k"]["best_key"]) == (1000, best["module_hash"])
+    assert rows["nb101-1k"]["best_val_acc"] == float(best["val_acc_108"]) and rows["nb101-1k"]["best_test_acc"] is None
+    unpruned = {r["module_hash"] for r in csv.DictReader(open(synthetic_nb101_unpruned_csv))}
+    assert rows["nb101-500"]["num_archs"] == len(unpruned) < 500
+    assert rows["darts-500"]["num_archs"] == 500 and rows["darts-500"]["best_test_acc"] is None
+    assert all(r["benchmark"] for r in rows.values()) and all(Path(r["path"]).is_file() for r in rows.values())
 
 
 def test_a_folder_with_some_tables_prepares_those_and_lists_only_them(synthetic_nb201_csv, tmp_path, capsys):

@@ -3,7 +3,6 @@ encodings, sampling and mutation."""
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 
@@ -36,26 +35,14 @@ def assert_graph(text: str, ops: list[int], edges: list[tuple[int, int]]) -> Non
     np.testing.assert_array_equal(adj, adjacency(*edges))
 
 
-@pytest.fixture(scope="module")
-def csv_rows(nb201_csv):
-    with open(nb201_csv, newline="") as fh:
-        return [(int(r["index"]), r["arch"]) for r in csv.DictReader(fh)]
-
-
-# -- strings and index order -----------------------------------------------------------------------
-def test_parse_round_trip_all_official_strings(csv_rows):
-    assert len(csv_rows) == 15625
-    archs = {nb.parse_arch(text) for _, text in csv_rows}
-    assert len(archs) == 15625
-    for _, text in csv_rows:
-        assert nb.arch_to_str(nb.parse_arch(text)) == text
-        assert SPACE.key(SPACE.from_str(text)) == text
-
-
-def test_all_archs_in_official_index_order(csv_rows):
+# -- strings and index order (the real table's official strings and order: tests/test_shared_tables.py) ---
+def test_parse_round_trip_all_cells():
     archs = SPACE.all_archs()
-    assert len(archs) == 15625 and len(set(archs)) == 15625
-    assert [nb.arch_to_str(archs[index]) for index, _ in csv_rows] == [t for _, t in csv_rows]
+    texts = [nb.arch_to_str(a) for a in archs]
+    assert len(set(texts)) == 15625
+    for arch, text in zip(archs, texts):
+        assert nb.parse_arch(text) == arch
+        assert SPACE.key(SPACE.from_str(text)) == text
 
 
 def test_all_archs_known_indices():

@@ -1,4 +1,5 @@
-"""NAS-Bench-101 converters: official TFRecord files written here in the real format, and the real CSVs."""
+"""NAS-Bench-101 converters: official TFRecord files written here in the real format, and CSVs in the layouts
+of the real tables (generated; the real tables' facts: tests/test_shared_tables.py)."""
 
 from __future__ import annotations
 
@@ -165,9 +166,10 @@ def test_four_repeats_rejected(tmp_path):
     _corrupt_and_expect(tmp_path, b"".join(frame(p) for p in model_payloads(models)), "more than 3 repeats")
 
 
-def test_tfrecord_of_real_graphs(tmp_path, nb101_1k_csv):
-    """1,000 real graphs through the TFRecord path: arch strings and graph tensors equal the space's."""
-    rows = list(csv.DictReader(open(nb101_1k_csv)))
+def test_tfrecord_of_1000_graphs(tmp_path, synthetic_nb101_csv):
+    """1,000 graphs (the generated table in the nb101_1k.csv layout) through the TFRecord path: arch
+    strings and graph tensors equal the space's."""
+    rows = list(csv.DictReader(open(synthetic_nb101_csv)))
     payloads = [payload(r["module_hash"], 108, r["adjacency"], r["operations"], run)
                 for i, r in enumerate(rows) for run in synthetic_runs(i % 30, 108)]
     src = write_records(tmp_path / "x.tfrecord", payloads)
@@ -184,9 +186,11 @@ def test_tfrecord_of_real_graphs(tmp_path, nb101_1k_csv):
 
 
 # -- CSV conversion ---------------------------------------------------------------------------------
-def test_real_1k_csv(tmp_path, nb101_1k_csv):
-    rows = list(csv.DictReader(open(nb101_1k_csv)))
-    store = BenchmarkStore.open(prepare_nasbench101(nb101_1k_csv, tmp_path / "out"))
+def test_csv_in_the_1k_layout(tmp_path, synthetic_nb101_csv):
+    """A table in the layout of nb101_1k.csv (the generated one; the real one's facts:
+    tests/test_shared_tables.py): every column kept, no test accuracy, the best model found."""
+    rows = list(csv.DictReader(open(synthetic_nb101_csv)))
+    store = BenchmarkStore.open(prepare_nasbench101(synthetic_nb101_csv, tmp_path / "out"))
     assert store.num_archs == 1000 and store.metadata["source_format"] == "csv"
     got = store.lookup([r["module_hash"] for r in rows], ("val_acc", "test_acc", "val_acc_36",
                                                           "trainable_parameters"))
@@ -198,18 +202,24 @@ def test_real_1k_csv(tmp_path, nb101_1k_csv):
     assert store.best()["key"] == best["module_hash"]
 
 
-def test_real_500_csv_groups_unpruned_rows(tmp_path, nb101_500_csv):
-    rows = list(csv.DictReader(open(nb101_500_csv)))
-    store = BenchmarkStore.open(prepare_nasbench101(nb101_500_csv, tmp_path / "out"))
+def test_csv_in_the_500_layout_groups_unpruned_rows(tmp_path, synthetic_nb101_unpruned_csv):
+    """Unpruned 7x7 specs (the layout of nb101_500.csv) that prune to one model become one row: the mean
+    of their numbers, ``num_rows`` of them; the specs that prune to input -> output are one model."""
+    from synthetic_tables import NB101_SMALLEST_HASH
+
+    rows = list(csv.DictReader(open(synthetic_nb101_unpruned_csv)))
+    store = BenchmarkStore.open(prepare_nasbench101(synthetic_nb101_unpruned_csv, tmp_path / "out"))
     by_hash: dict[str, list[float]] = {}
     for r in rows:
         by_hash.setdefault(r["module_hash"], []).append(float(r["val_acc_108"]))
-    assert store.num_archs == len(by_hash) == 292
+    assert store.num_archs == len(by_hash) < len(rows) - 100
     keys = list(by_hash)
     np.testing.assert_allclose(store.lookup(keys)["val_acc"], [np.mean(by_hash[k]) for k in keys], rtol=0, atol=1e-9)
     np.testing.assert_array_equal(store.lookup(keys, ("num_rows",))["num_rows"], [len(by_hash[k]) for k in keys])
-    # the 55 specs that prune to input -> output are one model
-    assert store.row("043721b9c7fe8c5fad811d47d83132ec")["arch"] == "0100|input,output"
+    assert len(by_hash[NB101_SMALLEST_HASH]) > 10
+    assert store.row(NB101_SMALLEST_HASH)["arch"] == "0100|input,output"
+    params = {r["module_hash"]: float(r["params_M"]) for r in rows}  # equal in all rows of a model: kept
+    np.testing.assert_array_equal(store.lookup(keys, ("params_M",))["params_M"], [params[k] for k in keys])
 
 
 def _write_csv(path, header, rows):

@@ -1,8 +1,9 @@
 """NAS-Bench-201 (.pth / NATS folder / CSV) and DARTS-CSV converters.
 
 Small files are written in exactly the official nesting (tests/nb201_files.py); every recorded field
-is read back and compared with the numbers the writer put in. The real shared tables check the
-published facts (best cifar10-valid val 91.57 with test 94.30; best cifar100 val 73.26).
+is read back and compared with the numbers the writer put in. CSVs in the layouts of the real tables are
+generated (tests/synthetic_tables.py); the real tables' published facts (best cifar10-valid val 91.57 with
+test 94.30; best cifar100 val 73.26) are checked in tests/test_shared_tables.py.
 """
 
 from __future__ import annotations
@@ -404,40 +405,52 @@ def test_csv_bad_inputs(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
-def test_real_nb201_cifar10_valid(nb201_csv, tmp_path):
-    cols = read_store(prepare(nb201_csv, "cifar10-valid", tmp_path / "s", val_column="cifar10-valid_val_acc",
-                              test_column="cifar10_test_acc"))
+def test_nb201_csv_cifar10_valid(synthetic_nb201_csv, tmp_path):
+    """The generated table in the nb201_200epoch.csv layout (the real one's facts: tests/test_shared_tables.py)."""
+    import synthetic_tables
+
+    want = synthetic_tables.optimum_values()
+    cols = read_store(prepare(synthetic_nb201_csv, "cifar10-valid", tmp_path / "s",
+                              val_column="cifar10-valid_val_acc", test_column="cifar10_test_acc"))
     assert len(cols["key"]) == 15_625 == len(set(cols["key"]))
     best = int(np.argmax(cols["val_acc"]))
-    assert cols["val_acc"][best] == pytest.approx(91.57)
-    assert round(cols["test_acc"][best], 2) == 94.30
-    assert max(cols["test_acc"]) == pytest.approx(94.3733)  # the NB201 paper's cifar10 optimum 94.37
-    assert sum(v == 10.0 for v in cols["val_acc"]) >= 341  # disconnected cells sit at 10.0
+    assert cols["val_acc"][best] == want["cifar10-valid_val_acc"]
+    assert cols["test_acc"][best] == want["cifar10_test_acc"] == max(cols["test_acc"])
+    assert sum(v == 10.0 for v in cols["val_acc"]) == 341  # the cut-off cells sit at chance
 
 
-def test_real_nb201_cifar100_val_only(nb201_csv, tmp_path):
-    cols = read_store(prepare(nb201_csv, "cifar100", tmp_path / "s"))
+def test_nb201_csv_cifar100_val_only(synthetic_nb201_csv, tmp_path):
+    import synthetic_tables
+
+    cols = read_store(prepare(synthetic_nb201_csv, "cifar100", tmp_path / "s"))
     assert len(cols["key"]) == 15_625
-    assert max(cols["val_acc"]) == pytest.approx(73.26)
+    assert max(cols["val_acc"]) == synthetic_tables.optimum_values()["cifar100_val_acc"]
     assert all(t is None for t in cols["test_acc"])
 
 
 # -- DARTS CSV -----------------------------------------------------------------------------------
 
-def test_real_darts_csv(darts_csv, tmp_path):
+def test_darts_csv(synthetic_darts_csv, tmp_path):
+    """A table in the nb301_500.csv layout (generated: 500 keys, 10 rows repeating a key in another string):
+    one row per canonical key, repeated keys averaged, the first row's numbers kept."""
+    import csv
+
     from ssnenas.spaces import darts
 
+    rows = list(csv.DictReader(open(synthetic_darts_csv, newline="")))
     with output_dir(tmp_path / "s") as o:
-        cols = read_store(nb.prepare_darts_csv(darts_csv, o))
-    n = len(cols["key"])
-    print(f"DARTS CSV: {n} rows after merging duplicate keys")
-    assert n == len(set(cols["key"])) and 490 <= n <= 500
+        cols = read_store(nb.prepare_darts_csv(synthetic_darts_csv, o))
+    by_key = collections.defaultdict(list)
+    for r in rows:
+        by_key[darts.SPACE.key(darts.parse_genotype(r["genotype"]))].append(float(r["val_acc"]))
+    assert len(cols["key"]) == len(set(cols["key"])) == len(by_key) == 500 < len(rows)
     assert all(t is None for t in cols["test_acc"])
-    first = cols["arch"][0]
-    assert cols["key"][0] == darts.SPACE.key(darts.parse_genotype(first))
-    assert first.startswith("Genotype(normal=[('sep_conv_5x5', 0), ('sep_conv_3x3', 1)")
-    assert cols["val_acc"][0] == pytest.approx(93.9011)
-    assert cols["params_M"][0] == pytest.approx(1.204906) and cols["flops_M"][0] == pytest.approx(202.774016)
+    assert cols["val_acc"] == pytest.approx([np.mean(by_key[k]) for k in cols["key"]])
+    first = rows[0]
+    assert cols["key"][0] == darts.SPACE.key(darts.parse_genotype(first["genotype"]))
+    assert cols["arch"][0] == first["genotype"]
+    assert cols["params_M"][0] == pytest.approx(float(first["params_M"]))
+    assert cols["flops_M"][0] == pytest.approx(float(first["flops_M"]))
 
 
 def test_darts_csv_bad_inputs(tmp_path):

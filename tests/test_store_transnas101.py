@@ -1,6 +1,7 @@
 """TransNAS-Bench-101 micro stores: CSV and official .pth sources (small files written here in the
-benchmark's layout), metrics that are not percentages, bad input, the real table, a short benchmark run
-and the refusal of another space's pre-training."""
+benchmark's layout), metrics that are not percentages, bad input, a table with the real one's columns (the
+real table's facts: tests/test_shared_tables.py), a short benchmark run and the refusal of another space's
+pre-training."""
 
 from __future__ import annotations
 
@@ -40,16 +41,22 @@ def generated_value(task: str, arch: tuple[str, ...]) -> float:
     return round(10.0 + 5.0 * s, 6)  # percent
 
 
-def write_generated_csv(path: Path, archs: list | None = None, *, extra: dict | None = None) -> Path:
-    """A table of the real one's shape (every cell, an ``arch`` column of official strings) with all seven
-    tasks' validation columns and a class_scene test column."""
+#: the tasks of the real tnb101_micro.csv, in its column order (no room layout, no surface normals, no test column)
+REAL_TASKS = ("class_scene", "class_object", "jigsaw", "segmentsemantic", "autoencoder")
+
+
+def write_generated_csv(path: Path, archs: list | None = None, *, extra: dict | None = None,
+                        tasks: tuple[str, ...] = tuple(GEN_COLUMNS), test_column: bool = True) -> Path:
+    """A table of the real one's shape (every cell, an ``arch`` column of official strings) with the
+    validation columns of ``tasks`` (default all seven) and, with ``test_column``, a class_scene test
+    column; ``tasks=REAL_TASKS, test_column=False`` gives the real table's columns."""
     archs = SPACE.all_archs() if archs is None else archs
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["arch", *GEN_COLUMNS.values(), "class_scene_test_top1"])
+        w.writerow(["arch", *(GEN_COLUMNS[t] for t in tasks), *(["class_scene_test_top1"] if test_column else [])])
         for arch in archs:
-            w.writerow([SPACE.to_str(arch), *(generated_value(t, arch) for t in GEN_COLUMNS),
-                        generated_value("class_scene", arch) - 1.0])
+            w.writerow([SPACE.to_str(arch), *(generated_value(t, arch) for t in tasks),
+                        *([generated_value("class_scene", arch) - 1.0] if test_column else [])])
         for text, values in (extra or {}).items():
             w.writerow([text, *values])
     return path
@@ -316,26 +323,16 @@ def _touch(path: Path) -> Path:
     return path
 
 
-# -- the real table --------------------------------------------------------------------------------
-@pytest.mark.parametrize("task, best_arch, best, unit", [
-    ("class_scene", "64-41414-3_32_132", 54.94, "percent"), ("class_object", None, 45.59, "percent"),
-    ("jigsaw", None, 95.37, "percent"), ("segmentsemantic", None, 94.61, "percent"),
-    ("autoencoder", None, 0.577, "ssim")])
-def test_real_table_stores(task, best_arch, best, unit, tnb101_csv, tmp_path):
-    store = BenchmarkStore.open(tnb.prepare_transnas101(tnb101_csv, task, tmp_path))
-    assert store.num_archs == 4096 and store.metadata["metric_unit"] == unit
-    row = store.best()
-    assert row["val_acc"] == pytest.approx(best, abs=5e-3)
-    if best_arch:
-        assert row["arch"] == best_arch
-    zero = store.row("64-41414-0_00_000")["val_acc"]
-    assert (zero == pytest.approx(7.48, abs=5e-3)) if task == "class_scene" else zero is not None
-
-
-def test_real_table_has_no_room_layout(tnb101_csv, tmp_path):
+# -- a table with the real one's columns (the real table's facts: tests/test_shared_tables.py) ------------
+def test_a_table_without_a_task_s_column_names_the_columns_present(tmp_path):
+    src = write_generated_csv(tmp_path / "tnb101_micro.csv", tasks=REAL_TASKS, test_column=False)
     with pytest.raises(DataFormatError, match="no column 'room_layout_valid_neg_loss' .*columns present: arch, "
                                               "class_scene_valid_top1, class_object_valid_top1"):
-        tnb.prepare_transnas101(tnb101_csv, "room_layout", tmp_path)
+        tnb.prepare_transnas101(src, "room_layout", tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    store = BenchmarkStore.open(tnb.prepare_transnas101(src, "autoencoder", tmp_path / "s"))
+    assert store.num_archs == 4096 and store.metadata["metric_unit"] == "ssim"
+    assert store.best()["val_acc"] == pytest.approx(generated_value("autoencoder", SPACE.from_str("64-41414-3_33_333")))
 
 
 # -- searching the space ---------------------------------------------------------------------------

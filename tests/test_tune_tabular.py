@@ -31,22 +31,9 @@ def store(synthetic_nb201_benchmark):
     return synthetic_nb201_benchmark
 
 
-def test_lookup_returns_the_published_numbers(nb201_benchmark):
-    """NB201 facts (shared/data/README.md): best cifar10-valid val 91.57, its test accuracy 94.30."""
-    store = nb201_benchmark  # the real table: these are its published numbers
-    best = store.best("val_acc")
-    got = lookup(store, best["arch"])
-    assert got["val_acc"] == 91.57 and round(got["test_acc"], 2) == 94.30
-    # the empty cell (every edge "none") is one of the disconnected cells sitting at 10 %
-    empty = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-    assert lookup(store, empty)["val_acc"] == pytest.approx(10.0, abs=0.5)
-    assert tabular_evaluator(store)(best["arch"]) == lookup(store, best["arch"])
-    with pytest.raises(InputError, match="nor_conv_9x9"):
-        lookup(store, "|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|")
-
-
 def test_lookup_returns_the_generated_numbers(store):
-    """The same lookups on the synthetic table, whose optimum and values are known exactly."""
+    """Lookups on the synthetic table, whose optimum and values are known exactly (the same lookups of the
+    real table's published numbers: tests/test_shared_tables.py)."""
     best = store.best("val_acc")
     assert best["arch"] == arch_to_str(synthetic_tables.OPTIMUM)
     want = synthetic_tables.optimum_values()
