@@ -1,32 +1,13 @@
 """Candidate-training throughput on whatever device is present: step modes, the Ray path against a
 plain loop, packed candidates, slot-time busy of sync vs async NPENAS, and the projected paper search.
 
-Every measurement trains the paper's search network (C 16, 8 cells, batch 64, SGD + cosine, clip 5; NPENAS
-arXiv 2003.12857, DARTS experiments) on 32x32x3 images in the real ``cifar-10-batches-py`` format. The
-pixels are synthetic (seeded uniform noise written by :func:`write_synthetic_cifar`): images/s does not
-depend on what the images show, and the benchmark then runs where CIFAR-10 cannot be downloaded.
-
-1. ``single``: one candidate (the DARTS-V2 cell) per step mode (``eager``, ``graph``, ``compile``,
-   ``compile-graph``; ssnenas.darts.step) and precision (fp32, bf16 autocast), in a plain loop of the
-   same step (no trainer class, no Ray) and, for ``--ray-modes``, as a Tune trial of
-   ``trainables.darts.DartsTrainable`` with the search's run settings; ``train_images_per_s`` is the
-   median over the epochs after the first (which pays cuDNN autotuning, capture or compilation),
-   ``epoch_wall_s`` the median wall time of a whole epoch (training + validation; for Ray also the
-   result report and the per-epoch checkpoint).
-2. ``packed``: N = 1, 2, 4, 8, 16 candidates with sampled genotypes trained at once as Ray tasks with
-   1/N GPU each (CPU: one core each); ``aggregate_images_per_s`` = the sum over the N of each one's
-   median training images/s after its first epoch; ``candidate_epochs_per_hour`` from the median
-   epoch wall times.
-3. ``busy``: with ``--store`` (a prepared NAS-Bench-201 store), sync vs async NPENAS-NP on a simulated
-   clock with 16 slots (search_algos.simulated): the fraction of slot-time spent training.
-4. ``projection``: the paper's search, 100 candidates x 50 epochs x 25k images, on this device: the
-   best packing's candidate-epochs per hour divided by the async busy fraction (1 without ``--store``).
+What each part measures (single step modes, packed candidates, busy, projection) is described in
+ssnenas.measure.darts_throughput, which does the measuring; this script parses, calls it and prints.
 
     python -m experiments.bench_darts_throughput --json > bench.json     # GPU: the full measurement
     python -m experiments.bench_darts_throughput --images-per-batch 200 --epochs 2 --pack 1 2   # CPU check
 
 With ``--json`` the JSON document is the only thing on stdout (progress and Ray's output go to stderr).
-The measurement itself is ssnenas.measure.darts_throughput.
 """
 
 from __future__ import annotations
