@@ -40,6 +40,7 @@ PREDICTOR_FAST = {"epochs": 5, "num_candidates": 20, "children_per_parent": 10}
 CASES = {name: {} for name in ALGORITHMS}
 CASES.update({
     "bananas": {"epochs": 5, "width": 20, "num_candidates": 20, "children_per_parent": 10},
+    "bananas-mape": {"epochs": 5, "width": 20, "num_candidates": 20, "children_per_parent": 10},
     "npenas-np": PREDICTOR_FAST, "npenas-bo": PREDICTOR_FAST, "npenas-ssrl": PREDICTOR_FAST,
     "npenas-ssccl": PREDICTOR_FAST,
     "npenas-np-fixed": {**PREDICTOR_FAST, "training_nums": 10},
@@ -633,7 +634,7 @@ def test_bananas_ensemble_learns_and_defaults(store):
 
 # -- the factory -------------------------------------------------------------------------------------------
 def test_factory_names_errors_and_paired_initial_archs(store, checkpoints):
-    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 11
+    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 12
     with pytest.raises(InputError, match=r"unknown search algorithm 'npenas'; choose one of random, rea, "):
         make_searcher("npenas", space="nasbench201", store=store, seed=0, budget=10)
     with pytest.raises(InputError, match=r"unknown setting\(s\) tournament_size for NPENAS; valid: "):

@@ -51,8 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="prepared store folder of that space (experiments.prepare_tables or `ssnenas data prepare`)")
     p.add_argument("--dataset", default=None, help="select the store when DIR holds several")
     p.add_argument("--algos", required=True, nargs="+", metavar="ALGO",
-                   help="random, rea, bananas, npenas-np, npenas-bo, npenas-ssrl, npenas-ssccl (+ -fixed; a "
-                        "-fixed one may add :N, its training_nums: npenas-ssrl-fixed:20)")
+                   help="random, rea, local-search, bananas, bananas-mape, npenas-np, npenas-bo, npenas-ssrl, "
+                        "npenas-ssccl (+ -fixed; a -fixed one may add :N, its training_nums: npenas-ssrl-fixed:20), "
+                        "ssnenas-plus")
     p.add_argument("--trials", required=True, type=int, help="paired trials per algorithm (paper: 600)")
     p.add_argument("--budget", required=True, type=int, help="queries per search (paper: 150 NB101, 100 NB201)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0); task seeds are derived and recorded")
