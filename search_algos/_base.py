@@ -399,9 +399,14 @@ class NASSearcher(Searcher):
         succeeded the first time (``_successes()`` already does)."""
 
     # -- batches ----------------------------------------------------------------------------------------
+    def _batch_size(self) -> int:
+        """Architectures the next proposal asks for (before the budget's cap): ``k``; a subclass may
+        vary it with the number of queries spent."""
+        return self.k
+
     def _new_batch(self) -> bool:
         first = self._num_batches == 0
-        n = self.num_init if first else self.k
+        n = self.num_init if first else self._batch_size()
         if self.budget is not None:
             n = min(n, self.budget - len(self._records))
         start = time.perf_counter()

@@ -110,7 +110,9 @@ class CohortSearcher(NASSearcher):
 
         ``timings["propose_s"]`` gets this searcher's own time plus its share of the batched fits
         (not the time spent waiting for the rest of the cohort)."""
-        n = self.k if self.budget is None else min(self.k, self.budget - len(self._records))
+        n = self._batch_size()
+        if self.budget is not None:
+            n = min(n, self.budget - len(self._records))
         inner = self._propose_steps(n)
         spent, answer, first = 0.0, None, True
         while True:
@@ -209,5 +211,5 @@ def run_cohort(searchers: Sequence[NASSearcher], evaluators: Sequence[Callable[[
 #: ``--cohort-size`` to batch BANANAS where a GPU makes that pay.
 COHORT_SIZES: dict[str, int] = {
     "npenas-np": 24, "npenas-np-fixed": 24, "npenas-bo": 8, "npenas-ssrl": 16, "npenas-ssrl-fixed": 16,
-    "npenas-ssccl": 16, "npenas-ssccl-fixed": 16,
+    "npenas-ssccl": 16, "npenas-ssccl-fixed": 16, "ssnenas-plus": 16,
 }

@@ -22,6 +22,7 @@ from search_algos.local_search import LocalSearch
 from search_algos.npenas import NPENAS
 from search_algos.random_search import RandomSearch
 from search_algos.rea import REA
+from search_algos.ssnenas_plus import SSNENASPlus
 from ssnenas.errors import InputError
 from ssnenas.spaces import get_space
 
@@ -32,7 +33,11 @@ if TYPE_CHECKING:
 #: with local search (arXiv 2005.02960, not in that code) beside the other baseline without a model, and
 #: bananas-mape (BANANAS as NPENASv1 ran it on NB201: the MAPE loss, lower bound 4.5) beside bananas
 ALGORITHMS: list[str] = ["random", "rea", "local-search", "bananas", "bananas-mape", "npenas-np", "npenas-np-fixed",
-                         "npenas-bo", "npenas-ssrl", "npenas-ssrl-fixed", "npenas-ssccl", "npenas-ssccl-fixed"]
+                         "npenas-bo", "npenas-ssrl", "npenas-ssrl-fixed", "npenas-ssccl", "npenas-ssccl-fixed",
+                         "ssnenas-plus"]
+
+#: the settings of ``ssnenas-plus`` (issue 25's search, ``search_algos.ssnenas_plus``)
+PLUS_SETTINGS: dict[str, Any] = {"predictor": "ss-ccl"}
 
 _NPENAS_PREDICTOR = {"npenas-np": "gin", "npenas-bo": "gin-bo", "npenas-ssrl": "ss-rl",
                      "npenas-ssccl": "ss-ccl"}
@@ -96,6 +101,8 @@ def algorithm_settings(name: str, space: str) -> tuple[type[NASSearcher], dict[s
         return BANANAS, {"encoding": "path"}
     if key == "bananas-mape":  # NPENASv1's meta_neuralnet_params('nasbench_201'): the rest as bananas
         return BANANAS, {"encoding": "path", "loss": "mape", "mape_lower_bound": MAPE_LOWER_BOUND}
+    if key == "ssnenas-plus":
+        return SSNENASPlus, dict(PLUS_SETTINGS)
     fixed = key.endswith("-fixed")
     base = key[:-len("-fixed")] if fixed else key
     settings: dict[str, Any] = {"predictor": _NPENAS_PREDICTOR[base]}

@@ -397,7 +397,8 @@ def test_cli_run_with_the_real_search_algorithms(ray_session, synthetic_nb201_st
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--algos", "npenas-ssrl"], "--algos npenas-ssrl: NPENAS: predictor='ss-rl' fine-tunes a pre-trained encoder"),
+    (["--algos", "npenas-ssrl"], "--algos npenas-ssrl fine-tunes a pre-trained SS-RL encoder and no --predictor "
+                                 "ss-rl=FILE was given; pass --predictor ss-rl=FILE"),
     (["--algos", "random", "--set", "epochs=5"], "--algos random: make_searcher('random'): unknown setting(s) epochs"),
 ])
 def test_searcher_settings_are_checked_before_any_task(extra, message, synthetic_nb201_store, tmp_path, capsys):

@@ -30,6 +30,7 @@ from search_algos._candidates import best_parents, mutation_candidates
 from search_algos.bananas import fit_predict_ensemble
 from search_algos.npenas import default_epochs, default_rate
 from ssnenas.errors import InputError
+from ssnenas.runner.config import checkpoint_kind
 from ssnenas.spaces import get_space
 from trainables.tabular import tabular_evaluator
 
@@ -42,7 +43,7 @@ CASES.update({
     "bananas": {"epochs": 5, "width": 20, "num_candidates": 20, "children_per_parent": 10},
     "bananas-mape": {"epochs": 5, "width": 20, "num_candidates": 20, "children_per_parent": 10},
     "npenas-np": PREDICTOR_FAST, "npenas-bo": PREDICTOR_FAST, "npenas-ssrl": PREDICTOR_FAST,
-    "npenas-ssccl": PREDICTOR_FAST,
+    "npenas-ssccl": PREDICTOR_FAST, "ssnenas-plus": PREDICTOR_FAST,
     "npenas-np-fixed": {**PREDICTOR_FAST, "training_nums": 10},
     "npenas-ssrl-fixed": {**PREDICTOR_FAST, "training_nums": 10},
     "npenas-ssccl-fixed": {**PREDICTOR_FAST, "training_nums": 10},
@@ -68,11 +69,8 @@ def checkpoints(nb201_checkpoints):
 
 def _build(case: str, store, checkpoints, *, seed: int, budget: int = BUDGET, **extra) -> NASSearcher:
     name = "rea" if case.startswith("rea") else case
-    ckpt = None
-    if "ssrl" in case:
-        ckpt = checkpoints["ss-rl"]
-    elif "ssccl" in case:
-        ckpt = checkpoints["ss-ccl"]
+    kind = checkpoint_kind(name)
+    ckpt = None if kind is None else checkpoints[kind]
     kwargs = {"num_init": 5, **({} if name == "rea" else {"k": 5}), **CASES[case], **extra}
     return make_searcher(name, space="nasbench201", store=store, seed=seed, budget=budget,
                          predictor_checkpoint=ckpt, **kwargs)
@@ -634,7 +632,7 @@ def test_bananas_ensemble_learns_and_defaults(store):
 
 # -- the factory -------------------------------------------------------------------------------------------
 def test_factory_names_errors_and_paired_initial_archs(store, checkpoints):
-    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 12
+    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 13
     with pytest.raises(InputError, match=r"unknown search algorithm 'npenas'; choose one of random, rea, "):
         make_searcher("npenas", space="nasbench201", store=store, seed=0, budget=10)
     with pytest.raises(InputError, match=r"unknown setting\(s\) tournament_size for NPENAS; valid: "):
@@ -642,7 +640,7 @@ def test_factory_names_errors_and_paired_initial_archs(store, checkpoints):
     init = [store.column("arch")[i] for i in store.sample_indices(10, np.random.default_rng(0))]
     for name in ALGORITHMS:
         s = make_searcher(name, space="nasbench201", store=store, seed=1, budget=20, initial_archs=init,
-                          predictor_checkpoint=checkpoints["ss-ccl" if "ssccl" in name else "ss-rl"])
+                          predictor_checkpoint=checkpoints["ss-ccl" if checkpoint_kind(name) == "ss-ccl" else "ss-rl"])
         assert [s.suggest(str(i))["arch"] for i in range(10)] == init, name
     with pytest.raises(InputError, match=r"initial_archs\[1\] .*repeats an earlier architecture"):
         make_searcher("random", space="nasbench201", store=store, seed=0, budget=10,

@@ -25,6 +25,8 @@ FORMAT_VERSION = 1
 INITIAL_SAMPLING = ("space", "store")
 #: --predictor names and the algorithms (name prefixes) that take that checkpoint.
 PREDICTOR_KINDS = {"ss-rl": "npenas-ssrl", "ss-ccl": "npenas-ssccl"}
+#: algorithms outside the ``npenas-ss*`` families that fine-tune a pre-trained encoder, by checkpoint kind
+FINE_TUNERS = {"ssnenas-plus": "ss-ccl"}
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,21 @@ def initial_architectures(space: Any, store: Any, base_seed: int, trial: int, *,
                      f"({store.num_archs} archs, a subset of the space); pass --initial-sampling store")
 
 
+def checkpoint_kind(algorithm: str) -> str | None:
+    """The ``--predictor`` kind (``ss-rl``/``ss-ccl``) whose checkpoint ``algorithm`` fine-tunes; None if none."""
+    base = algorithm.partition(":")[0]
+    if base in FINE_TUNERS:
+        return FINE_TUNERS[base]
+    for kind, prefix in PREDICTOR_KINDS.items():
+        if base == prefix or base.startswith(prefix + "-"):
+            return kind
+    return None
+
+
 def predictor_for(algorithm: str, predictors: dict[str, Path]) -> str | None:
     """The checkpoint (path) ``algorithm`` fine-tunes, from ``{--predictor kind: path}``; None if none."""
-    for kind, prefix in PREDICTOR_KINDS.items():
-        if algorithm == prefix or algorithm.startswith(prefix + "-"):
-            return str(predictors[kind]) if kind in predictors else None
-    return None
+    kind = checkpoint_kind(algorithm)
+    return str(predictors[kind]) if kind in predictors else None
 
 
 def overrides_for(algorithm: str, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from ssnenas.checks import (MAX_COUNT, MAX_RESOURCES, check_address, check_float
                             check_seed)
 from ssnenas.errors import InputError, SsnenasError, StoreError
 from ssnenas.runner.config import (FORMAT_VERSION, INITIAL_SAMPLING, NUM_INITIAL, PREDICTOR_KINDS, BenchmarkConfig,
-                                   overrides_for, predictor_for)
+                                   checkpoint_kind, overrides_for, predictor_for)
 from ssnenas.runner.folder import check_run_folder
 from ssnenas.runner.registry import AlgorithmRegistry
 
@@ -197,6 +197,11 @@ def check_searcher_settings(config: BenchmarkConfig, registry: AlgorithmRegistry
     if registry.check is None:
         return
     for algorithm in config.algorithms:
+        kind = checkpoint_kind(algorithm)
+        if kind is not None and kind not in config.predictors:
+            raise InputError(f"--algos {algorithm} fine-tunes a pre-trained {kind.upper()} encoder and no "
+                             f"--predictor {kind}=FILE was given; pass --predictor {kind}=FILE (make one with "
+                             f"`ssnenas pretrain {kind} --space {space} --out FILE`)")
         try:
             registry.check(algorithm, space=space, store=store, budget=config.budget,
                            predictor_checkpoint=predictor_for(algorithm, config.predictors),
