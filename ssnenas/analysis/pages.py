@@ -19,6 +19,8 @@ says how it is rendered:
   (fit seconds per cell) or ``epochs`` (τ per fine-tuning epoch count; ``epochs=50,100`` picks some);
 - ``encodings``: a ``ssnenas encodings --out`` file;
 - ``measurement``: a recorded measurement table (``{"kind": "measurement", "columns", "rows"}``);
+- ``ablation``: an ablation file (``python -m experiments.plus_ablation``, ``ssnenas.analysis.ablation``):
+  per variant its settings, regret and paired Δ regret against the reference at each query count, cost;
 - ``figure``: a PNG, linked with ``alt="..."``; it must exist.
 
 Every block but a figure is one table followed by exactly one provenance line, taken from the
@@ -56,10 +58,11 @@ NOT_RECORDED = "not recorded"
 
 _START = re.compile(r"^<!-- results: (?P<spec>.+?) -->\s*$")
 _END = "<!-- /results -->"
-KINDS = ("benchmark", "fixed-budget", "study", "encodings", "measurement", "figure")
+KINDS = ("benchmark", "fixed-budget", "study", "encodings", "measurement", "ablation", "figure")
 
 #: the order algorithms are listed in (others after them, by name)
-_ALGORITHM_ORDER = ("random", "rea", "local-search", "npenas-np", "npenas-bo", "bananas", "npenas-ssrl", "npenas-ssccl")
+_ALGORITHM_ORDER = ("random", "rea", "local-search", "npenas-np", "npenas-bo", "bananas", "bananas-mape",
+                    "npenas-ssrl", "npenas-ssccl", "ssnenas-plus")
 
 
 # --- Markdown helpers -------------------------------------------------------------------------------
@@ -195,6 +198,30 @@ def fixed_budget_table(report: dict[str, Any]) -> list[str]:
 
 def _gain(d: dict | None, p_value) -> str:
     return "-" if d is None else f"{d['mean_diff']:+.3f} ({d['wins']}/{d['n']}, {p_value(d['p_value'])})"
+
+
+def ablation_table(doc: dict[str, Any]) -> list[str]:
+    """One row per variant of an ablation file: its ``--set`` settings, then per query count the mean
+    regret and the paired Δ regret against the reference (wins/losses, Wilcoxon p), then the cost."""
+    queries = [str(q) for q in doc["queries"]]
+    ref = doc["reference"]
+    head = ["variant", "settings"] + [f"regret @{q} (Δ vs {ref}, W/L, p)" for q in queries] + ["cost per trial"]
+    rows = []
+    for row in doc["rows"]:
+        settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(row["settings"].items())) or "(none)"
+        cells = []
+        for q in queries:
+            a = row["at"][q]
+            cells.append(f"{a['regret']:.2f} ({a['delta']:+.2f}, {a['wins']}/{a['losses']}, {_p(a['p_value'])})")
+        cost = f"{row['cost']:.2f}×" if row.get("cost") is not None else f"{row['search_time_s_mean']:.2f} s"
+        rows.append([row["label"], settings] + cells + [cost])
+    unit = doc.get("cost_unit_s")
+    caption = (f"**{doc['benchmark']} / {doc['dataset']}**, budget {doc['budget']}, seed {doc['seed']}: regret = "
+               f"the table's best validation value ({doc['table_best']:.2f}) minus the best found, mean over "
+               f"{min(r['num_pairs'] for r in doc['rows'])} or more paired trials; Δ: variant − {ref} on the same "
+               "trials (negative: ahead), W/L: trials ahead / behind, p: two-sided Wilcoxon signed-rank"
+               + (f"; cost: search seconds per trial over {ref}'s settings run alike ({unit:.2f} s)" if unit else ""))
+    return [caption, ""] + md_table(head, rows)
 
 
 def study_parts(payload: dict[str, Any]) -> dict[str, list[str]]:
@@ -405,6 +432,8 @@ def render_block(kind: str, rel: str, options: dict[str, str], root: str | os.Pa
         lines = encodings_table([(options.get("label", Path(rel).stem), doc)])
     elif kind == "measurement":
         lines = measurement_table(doc)
+    elif kind == "ablation":
+        lines = ablation_table(doc)
     else:  # study
         table = options.get("table", "wide")
         if table == "epochs":
