@@ -2,6 +2,8 @@
 
     python -m experiments.plus_ablation --reference R600 --cost-reference ABL/DS-base \
         --variant iso=ABL/DS-iso --variant nbr5=ABL/DS-nbr5 ... --out experiments/results/benchmark/X.json
+    python -m experiments.plus_ablation --reference R600 --variant plus=R600@ssnenas-plus \
+        --variant ls=R600@local-search ...      (algorithms of one run against its npenas-ssccl)
 
 Each variant folder is an ``ssnenas benchmark --algos ssnenas-plus --set ...`` run (its settings are read
 from its config); ``--cost-reference`` is the folder whose settings equal npenas-ssccl's, run on the
@@ -28,17 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", required=True, help="run folder holding the reference algorithm")
     ap.add_argument("--reference-algo", default="npenas-ssccl")
     ap.add_argument("--algo", default="ssnenas-plus", help="the algorithm name inside the variant folders")
-    ap.add_argument("--variant", action="append", required=True, metavar="LABEL=RUN")
+    ap.add_argument("--variant", action="append", required=True, metavar="LABEL=RUN[@ALGO]",
+                    help="a variant folder (its algorithm: --algo, or ALGO after @)")
     ap.add_argument("--cost-reference", help="variant folder with the reference's settings (cost unit)")
     ap.add_argument("--out", help="write the JSON here (default: print it)")
     args = ap.parse_args(argv)
     try:
         variants = []
         for item in args.variant:
-            label, sep, run = item.partition("=")
+            label, sep, where = item.partition("=")
             if not sep:
-                raise SystemExit(f"--variant {item!r}: expected LABEL=RUN")
-            variants.append({"label": label, "run": run, "algorithm": args.algo})
+                raise SystemExit(f"--variant {item!r}: expected LABEL=RUN[@ALGO]")
+            run, at, algo = where.partition("@")
+            variants.append({"label": label, "run": run, "algorithm": algo if at else args.algo})
         cost = None if args.cost_reference is None else {"run": args.cost_reference, "algorithm": args.algo}
         doc = ablation(args.reference, args.reference_algo, variants, cost)
     except SsnenasError as exc:

@@ -211,5 +211,5 @@ def run_cohort(searchers: Sequence[NASSearcher], evaluators: Sequence[Callable[[
 #: ``--cohort-size`` to batch BANANAS where a GPU makes that pay.
 COHORT_SIZES: dict[str, int] = {
     "npenas-np": 24, "npenas-np-fixed": 24, "npenas-bo": 8, "npenas-ssrl": 16, "npenas-ssrl-fixed": 16,
-    "npenas-ssccl": 16, "npenas-ssccl-fixed": 16, "ssnenas-plus": 16,
+    "npenas-ssccl": 16, "npenas-ssccl-fixed": 16, "npenas-ssccl-k3-iso": 16, "ssnenas-plus": 16,
 }

@@ -43,7 +43,7 @@ CASES.update({
     "bananas": {"epochs": 5, "width": 20, "num_candidates": 20, "children_per_parent": 10},
     "bananas-mape": {"epochs": 5, "width": 20, "num_candidates": 20, "children_per_parent": 10},
     "npenas-np": PREDICTOR_FAST, "npenas-bo": PREDICTOR_FAST, "npenas-ssrl": PREDICTOR_FAST,
-    "npenas-ssccl": PREDICTOR_FAST, "ssnenas-plus": PREDICTOR_FAST,
+    "npenas-ssccl": PREDICTOR_FAST, "ssnenas-plus": PREDICTOR_FAST, "npenas-ssccl-k3-iso": PREDICTOR_FAST,
     "npenas-np-fixed": {**PREDICTOR_FAST, "training_nums": 10},
     "npenas-ssrl-fixed": {**PREDICTOR_FAST, "training_nums": 10},
     "npenas-ssccl-fixed": {**PREDICTOR_FAST, "training_nums": 10},
@@ -103,7 +103,7 @@ def test_config_shape_and_batch_semantics(searcher_case, store):
         s.on_trial_complete(f"t{i}", ev(c["arch"]))
         assert s.suggest("extra") is None  # still one in flight
     s.on_trial_complete(f"t{s.num_init - 1}", ev(configs[-1]["arch"]))
-    nxt = [s.suggest(f"u{i}") for i in range(s.k)]
+    nxt = [s.suggest(f"u{i}") for i in range(s._batch_size())]  # k, or ssnenas-plus's early batch
     assert all(isinstance(c, dict) and set(c) == {"arch"} for c in nxt)
     assert s.suggest("u_extra") is None
     assert s.history[s.num_init]["batch"] == 1
@@ -632,7 +632,7 @@ def test_bananas_ensemble_learns_and_defaults(store):
 
 # -- the factory -------------------------------------------------------------------------------------------
 def test_factory_names_errors_and_paired_initial_archs(store, checkpoints):
-    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 13
+    assert search_algos.ALGORITHMS == ALGORITHMS and len(ALGORITHMS) == 14
     with pytest.raises(InputError, match=r"unknown search algorithm 'npenas'; choose one of random, rea, "):
         make_searcher("npenas", space="nasbench201", store=store, seed=0, budget=10)
     with pytest.raises(InputError, match=r"unknown setting\(s\) tournament_size for NPENAS; valid: "):

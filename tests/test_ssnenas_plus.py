@@ -84,12 +84,19 @@ def test_a_cohort_proposes_what_each_search_proposes_alone(store, nb201_checkpoi
     assert [[r["arch"] for r in h] for h in together] == alone
 
 
-def test_registered_under_its_alias_with_the_npenas_ssccl_checkpoint(store, nb201_checkpoints):
-    assert "ssnenas-plus" in REGISTRY.names
-    assert isinstance(_plus(store, nb201_checkpoints), SSNENASPlus)
+def test_registered_under_its_name_and_alias_with_the_npenas_ssccl_checkpoint(store, nb201_checkpoints):
+    from search_algos import algorithm_settings
     from ssnenas.runner.config import checkpoint_kind
 
-    assert checkpoint_kind("ssnenas-plus") == "ss-ccl"
+    assert {"ssnenas-plus", "npenas-ssccl-k3-iso"} <= set(REGISTRY.names)
+    cls, settings = algorithm_settings("ssnenas-plus", "nasbench201")
+    assert (cls, settings) == algorithm_settings("npenas-ssccl-k3-iso", "nasbench201")
+    assert cls is SSNENASPlus and settings == {"predictor": "ss-ccl", "early_k": 3, "early_until": 50,
+                                               "skip_isomorphic": True, "epochs": 100}
+    s = make_searcher("ssnenas-plus", space="nasbench201", store=store, seed=0, budget=100,
+                      predictor_checkpoint=str(nb201_checkpoints["ss-ccl"]))
+    assert (s.early_k, s.early_until, s.skip_isomorphic, s.epochs, s.k) == (3, 50, True, 100, 10)
+    assert checkpoint_kind("ssnenas-plus") == checkpoint_kind("npenas-ssccl-k3-iso") == "ss-ccl"
     assert checkpoint_kind("npenas-ssrl-fixed:20") == "ss-rl"
     assert checkpoint_kind("rea") is None
 

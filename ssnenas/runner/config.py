@@ -26,7 +26,7 @@ INITIAL_SAMPLING = ("space", "store")
 #: --predictor names and the algorithms (name prefixes) that take that checkpoint.
 PREDICTOR_KINDS = {"ss-rl": "npenas-ssrl", "ss-ccl": "npenas-ssccl"}
 #: algorithms outside the ``npenas-ss*`` families that fine-tune a pre-trained encoder, by checkpoint kind
-FINE_TUNERS = {"ssnenas-plus": "ss-ccl"}
+FINE_TUNERS = {"ssnenas-plus": "ss-ccl"}  # npenas-ssccl-k3-iso: by its npenas-ssccl prefix
 
 
 @dataclass(frozen=True)
