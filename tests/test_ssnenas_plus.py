@@ -134,3 +134,27 @@ def test_an_unknown_algorithm_lists_the_known_ones_including_the_alias(synthetic
     known = err.partition("choose from ")[2]
     assert rc == 2 and "ssnenas-pluss" in err and "ssnenas-plus" in known and "local-search" in known
     assert not (tmp_path / "r").exists()
+
+
+def test_the_darts_search_takes_it_and_names_the_missing_flag(tmp_path):
+    import argparse
+
+    from ssnenas.cli.search import make_search_searcher
+    from ssnenas.darts.search import add_arguments, resolve_settings
+    from ssnenas.pretrain import CCLConfig, arch_set, train_ccl
+    from ssnenas.spaces import get_space
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    config = resolve_settings(p.parse_args(["--algorithm", "ssnenas-plus"]))
+    assert config.algorithm == "ssnenas-plus"
+    with pytest.raises(InputError, match=r"--algorithm ssnenas-plus .*pass --predictor ss-ccl=FILE"):
+        make_search_searcher(config)
+    darts = get_space("darts")
+    archs = arch_set("darts", [darts.sample(np.random.default_rng(i)) for i in range(40)])
+    train_ccl(archs, tmp_path / "ccl.pt", config=CCLConfig(batch_size=40, train_samples=8, batch_step=4,
+                                                           min_negative_size=30, epochs=1),
+              device="cpu", progress=False)
+    config = resolve_settings(p.parse_args(["--algorithm", "ssnenas-plus", "--predictor", f"ss-ccl={tmp_path / 'ccl.pt'}"]))
+    searcher = make_search_searcher(config)
+    assert isinstance(searcher, SSNENASPlus) and searcher.space.name == "darts" and searcher.early_k == 3

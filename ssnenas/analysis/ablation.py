@@ -23,7 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ssnenas.analysis.curves import AlgorithmCurves
-from ssnenas.analysis.report import _load
+from ssnenas.analysis.report import _load, config_metric
+from ssnenas.metric_spec import PERCENT
 from ssnenas.errors import InputError
 from ssnenas.stats import paired_difference
 
@@ -98,7 +99,9 @@ def ablation(reference_run: str | os.PathLike, reference: str, variants: Sequenc
         unit = float(np.mean(cr.search_time_s))
         for row in rows:
             row["cost"] = row["search_time_s_mean"] / unit
+    metric = config_metric(ref_config)
     return {"kind": "ablation", "reference": reference, "reference_run": str(Path(reference_run)),
+            **({} if metric == PERCENT else {"metric": metric.to_dict()}),
             "benchmark": ref_config.get("benchmark"), "dataset": ref_config.get("dataset"),
             "budget": ref_config.get("budget"), "seed": ref_config.get("seed"), "table_best": best,
             "queries": [int(q) for q in queries], "cost_unit_s": unit, "rows": rows}

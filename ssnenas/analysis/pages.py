@@ -45,7 +45,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterable
 
-from ssnenas.analysis.report import fixed_budget_parts
+from ssnenas.analysis.report import fixed_budget_parts, report_metric
+from ssnenas.metric_spec import PERCENT
 from ssnenas.atomic import atomic_path
 from ssnenas.errors import InputError
 
@@ -117,6 +118,13 @@ def _at(entry: dict, metric: str, stat: str, query: int) -> float | None:
     return values[entry["queries"].index(query)]
 
 
+def _values(report: dict[str, Any]) -> str:
+    """What a report's numbers are: "accuracies in %" for the plain accuracy, else the metric's label
+    (TransNAS-Bench-101: "autoencoder validation SSIM", ...)."""
+    metric = report_metric(report)
+    return "accuracies in %" if metric == PERCENT else f"values: {metric.label}"
+
+
 def benchmark_table(report: dict[str, Any]) -> list[str]:
     """One row per algorithm of a benchmark report at its budget (see the module docstring)."""
     budget = int(report["budget"])
@@ -155,7 +163,7 @@ def benchmark_table(report: dict[str, Any]) -> list[str]:
         row += [_num(cost, 2), _per_hour(cost)]
         rows.append(row)
     caption = (f"**{report['benchmark']} / {report['dataset']}**, budget {budget}, {report['trials']} paired "
-               f"trials, seed {report['seed']}: accuracies in % (mean over trials; P30/P70: 30th/70th "
+               f"trials, seed {report['seed']}: {_values(report)} (mean over trials; P30/P70: 30th/70th "
                "percentiles)" + (f"; Δ: paired difference to {ref} ± SEM, W/L: trials better / worse, "
                                  "p: two-sided Wilcoxon signed-rank" if ref else "")
                + "; s per trial: mean search time of a trial, a cohort's shared equally by its trials")
@@ -187,7 +195,7 @@ def fixed_budget_table(report: dict[str, Any]) -> list[str]:
             row += [cell("test_acc_of_best_val"), _diff(c.get("diff_test_acc_of_best_val"))]
         rows.append(row)
     caption = (f"**{report['benchmark']} / {report['dataset']}**, budget {budget}, {report['trials']} paired "
-               f"trials, seed {report['seed']}: accuracies in % at {budget} queries, mean [P30, P70] over trials; "
+               f"trials, seed {report['seed']}: {_values(report)} at {budget} queries, mean [P30, P70] over trials; "
                "Δ: paired difference to the unrestricted algorithm ± SEM (W/L: trials better / worse, p: "
                "Wilcoxon); fits, fit s: predictor fits and fitting seconds per trial; saving: 1 − fit s / the "
                "unrestricted algorithm's")
@@ -215,12 +223,14 @@ def ablation_table(doc: dict[str, Any]) -> list[str]:
             cells.append(f"{a['regret']:.2f} ({a['delta']:+.2f}, {a['wins']}/{a['losses']}, {_p(a['p_value'])})")
         cost = f"{row['cost']:.2f}×" if row.get("cost") is not None else f"{row['search_time_s_mean']:.2f} s"
         rows.append([row["label"], settings] + cells + [cost])
-    unit = doc.get("cost_unit_s")
+    cost_unit = doc.get("cost_unit_s")
+    unit = "" if report_metric(doc) == PERCENT else f" ({report_metric(doc).label})"
     caption = (f"**{doc['benchmark']} / {doc['dataset']}**, budget {doc['budget']}, seed {doc['seed']}: regret = "
-               f"the table's best validation value ({doc['table_best']:.2f}) minus the best found, mean over "
+               f"the table's best validation value{unit} ({doc['table_best']:.2f}) minus the best found, mean over "
                f"{min(r['num_pairs'] for r in doc['rows'])} or more paired trials; Δ: variant − {ref} on the same "
                "trials (negative: ahead), W/L: trials ahead / behind, p: two-sided Wilcoxon signed-rank"
-               + (f"; cost: search seconds per trial over {ref}'s settings run alike ({unit:.2f} s)" if unit else ""))
+               + (f"; cost: search seconds per trial over {ref}'s settings run alike ({cost_unit:.2f} s)"
+                  if cost_unit else "") + (f"; {doc['cost_note']}" if doc.get("cost_note") else ""))
     return [caption, ""] + md_table(head, rows)
 
 

@@ -44,6 +44,13 @@ def make_search_searcher(config: SearchConfig) -> Any:
         canonical_algorithm(config.algorithm)
     except SsnenasError as exc:  # the library names the algorithm; the command knows the flag
         raise InputError(f"--algorithm {config.algorithm}: {exc}") from None
+    from ssnenas.runner.config import checkpoint_kind
+
+    kind = checkpoint_kind(config.algorithm)
+    if kind is not None and config.predictor is None:
+        raise InputError(f"--algorithm {config.algorithm} fine-tunes a pre-trained {kind.upper()} encoder and no "
+                         f"--predictor was given; pass --predictor {kind}=FILE (make one with `ssnenas pretrain "
+                         f"{kind} --space darts --out FILE`)")
     overrides: dict[str, Any] = {"num_init": config.num_init, "k": config.k}
     if config.predictor_epochs:
         overrides["epochs"] = config.predictor_epochs

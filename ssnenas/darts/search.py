@@ -499,8 +499,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ss-ccl=CKPT or ss-rl=CKPT: fine-tune a predictor pre-trained with `ssnenas pretrain` "
                         "(default: none, NPENAS-NP trains its predictor from scratch)")
     p.add_argument("--algorithm", default=None,
-                   help="searcher: npenas-np, npenas-bo, npenas-ssrl, npenas-ssccl (+ -fixed), rea, random or "
-                        "bananas (default npenas-np; npenas-ssccl / npenas-ssrl with --predictor)")
+                   help="searcher: npenas-np, npenas-bo, npenas-ssrl, npenas-ssccl (+ -fixed), ssnenas-plus, rea, "
+                        "random, local-search, bananas or bananas-mape (default npenas-np; npenas-ssccl / "
+                        "npenas-ssrl with --predictor; ssnenas-plus needs --predictor ss-ccl=CKPT)")
     p.add_argument("--fixed", action="store_true",
                    help="fixed-budget variant: the predictor is retrained only until it has seen 50 "
                         "candidates (default: retrained every iteration)")
