@@ -7,7 +7,6 @@ with small ensembles (a few epochs, width 20, 20 candidates), so the whole file 
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -60,35 +59,6 @@ def test_mape_loss_on_a_hand_computed_example():
     np.testing.assert_allclose(mape_loss(pred[:1], target[:1], 0.0).numpy(), [(2 / 8 + 1.5 / 7.5) / 2], rtol=1e-6)
 
 
-def _dense_mape_reference(x, y, xp, *, gen, P, layers, width, epochs, bs, lr, lb):
-    """A plain dense ensemble (every input column trained) with the MAPE loss written out, drawing the
-    same random numbers in the same order as the batched fit."""
-    D = x.shape[1]
-    ws = [(torch.rand(P, D, width, generator=gen) * 2 - 1) * math.sqrt(6.0 / (D + width))]
-    ws += [(torch.rand(P, width, width, generator=gen) * 2 - 1) * math.sqrt(3.0 / width) for _ in range(layers - 1)]
-    ws += [(torch.rand(P, width, 1, generator=gen) * 2 - 1) * math.sqrt(6.0 / (width + 1))]
-    bs_ = [torch.zeros(P, 1, w.shape[2]) for w in ws]
-    opt = torch.optim.Adam([t.requires_grad_() for t in ws + bs_], lr=lr, betas=(0.9, 0.99), eps=1e-7)
-    X, Y = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.float32)
-
-    def f(h):
-        for i, (w, b) in enumerate(zip(ws, bs_)):
-            h = torch.baddbmm(b, h, w)
-            h = torch.relu(h) if i < len(ws) - 1 else h
-        return h.squeeze(-1)
-
-    for _ in range(epochs):
-        order = torch.argsort(torch.rand(P, X.shape[0], generator=gen), dim=1)
-        for s in range(0, X.shape[0], bs):
-            idx = order[:, s:s + bs]
-            per_member = ((f(X[idx]) - lb) / (Y[idx] - lb) - 1).abs().mean(1)
-            opt.zero_grad()
-            per_member.sum().backward()
-            opt.step()
-    with torch.no_grad():
-        return f(torch.as_tensor(xp).expand(P, -1, -1)).numpy()
-
-
 def test_batched_fit_trains_with_the_mape_loss():
     rng = np.random.default_rng(3)
     x = np.stack([NB201.encode(NB201.sample(rng), "path") for _ in range(24)]).astype(np.float32)[:, :300]
@@ -96,8 +66,11 @@ def test_batched_fit_trains_with_the_mape_loss():
     xp = np.stack([NB201.encode(NB201.sample(rng), "path") for _ in range(10)]).astype(np.float32)[:, :300]
     kw = dict(ensemble_size=3, num_layers=3, width=12, epochs=12, batch_size=8, lr=0.01)
     ours = fit_predict_ensemble(x, y, xp, gen=torch.Generator().manual_seed(7), loss="mape", **kw)
-    ref = _dense_mape_reference(x, y, xp, gen=torch.Generator().manual_seed(7), P=3, layers=3, width=12,
-                                epochs=12, bs=8, lr=0.01, lb=4.5)
+    from test_searchers import _dense_reference
+
+    published = lambda pred, target: ((pred - 4.5) / (target - 4.5) - 1).abs().mean(1)  # noqa: E731
+    ref = _dense_reference(x, y, xp, gen=torch.Generator().manual_seed(7), P=3, layers=3, width=12, epochs=12,
+                           bs=8, lr=0.01, loss=published)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
     mae = fit_predict_ensemble(x, y, xp, gen=torch.Generator().manual_seed(7), **kw)
     assert not np.allclose(ours, mae)  # the loss setting reaches the fit

@@ -567,8 +567,13 @@ def test_same_sequence_in_a_spawned_process(store):
 
 
 # -- BANANAS (arXiv 1910.11858, as run by SSNENAS) -----------------------------------------------------
-def _dense_reference(x, y, xp, *, gen, P, layers, width, epochs, bs, lr):
-    """The textbook dense ensemble (every input column trained) drawing the same random numbers."""
+def _mae(pred, target):
+    return (pred - target).abs().mean(1)
+
+
+def _dense_reference(x, y, xp, *, gen, P, layers, width, epochs, bs, lr, loss=_mae):
+    """The textbook dense ensemble (every input column trained) drawing the same random numbers;
+    ``loss(pred, target)`` is each member's batch loss, ``[P, batch] -> [P]`` (default MAE)."""
     D = x.shape[1]
     lim = lambda a, b: math.sqrt(6.0 / (a + b))  # noqa: E731
     ws = [(torch.rand(P, D, width, generator=gen) * 2 - 1) * lim(D, width)]
@@ -589,9 +594,8 @@ def _dense_reference(x, y, xp, *, gen, P, layers, width, epochs, bs, lr):
         order = torch.argsort(torch.rand(P, X.shape[0], generator=gen), dim=1)
         for s in range(0, X.shape[0], bs):
             idx = order[:, s:s + bs]
-            loss = (f(X[idx]) - Y[idx]).abs().mean(1).sum()
             opt.zero_grad()
-            loss.backward()
+            loss(f(X[idx]), Y[idx]).sum().backward()
             opt.step()
     with torch.no_grad():
         return f(torch.as_tensor(xp).expand(P, -1, -1)).numpy()
