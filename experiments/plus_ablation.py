@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", required=True, metavar="LABEL=RUN[@ALGO]",
                     help="a variant folder (its algorithm: --algo, or ALGO after @)")
     ap.add_argument("--cost-reference", help="variant folder with the reference's settings (cost unit)")
+    ap.add_argument("--data", help="the store the runs searched, when their recorded path is not here")
     ap.add_argument("--cost-note", help="one clause on how the costs were measured, shown in the caption")
     ap.add_argument("--out", help="write the JSON here (default: print it)")
     args = ap.parse_args(argv)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             run, at, algo = where.partition("@")
             variants.append({"label": label, "run": run, "algorithm": algo if at else args.algo})
         cost = None if args.cost_reference is None else {"run": args.cost_reference, "algorithm": args.algo}
-        doc = ablation(args.reference, args.reference_algo, variants, cost)
+        doc = ablation(args.reference, args.reference_algo, variants, cost, data=args.data)
         if args.cost_note:
             doc["cost_note"] = args.cost_note
     except SsnenasError as exc:

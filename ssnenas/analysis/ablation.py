@@ -38,16 +38,19 @@ def _curves(run: str | os.PathLike, algorithm: str) -> tuple[dict[str, Any], Alg
     return config, curves[algorithm]
 
 
-def table_best(configs: Sequence[dict[str, Any]]) -> float:
-    """The best validation value of the runs' store (what regret is measured from), read from the first
+def table_best(configs: Sequence[dict[str, Any]], data: str | os.PathLike | None = None) -> float:
+    """The best validation value of the runs' store (what regret is measured from), read from ``data``
+    (a store of the same table, e.g. where a run made elsewhere recorded another path) or else the first
     of ``configs`` whose store is on this machine (runs of one store: their fingerprints are equal)."""
     from ssnenas.store import BenchmarkStore
 
+    if data is not None:
+        return float(BenchmarkStore.open(data).best()["val_acc"])
     for config in configs:
         if Path(config["data"]).exists():
             return float(BenchmarkStore.open(config["data"]).best()["val_acc"])
     raise InputError(f"none of the runs' stores is here ({', '.join(c['data'] for c in configs)}); prepare it "
-                     "(python -m experiments.prepare_tables) and run a variant on it")
+                     "(python -m experiments.prepare_tables) and pass it as data=")
 
 
 def _column(c: AlgorithmCurves, q: int) -> np.ndarray:
@@ -77,17 +80,19 @@ def variant_row(label: str, settings: dict[str, Any], c: AlgorithmCurves, ref: A
 
 
 def ablation(reference_run: str | os.PathLike, reference: str, variants: Sequence[dict[str, Any]],
-             cost_reference: dict[str, Any] | None = None, queries: Sequence[int] = QUERIES) -> dict[str, Any]:
+             cost_reference: dict[str, Any] | None = None, queries: Sequence[int] = QUERIES,
+             data: str | os.PathLike | None = None) -> dict[str, Any]:
     """The ablation table: ``variants`` are ``{"label", "run", "algorithm"}`` (the folder's ``--set``
     settings are read from its config); every row is paired with ``reference`` in ``reference_run``.
     ``cost_reference`` (same keys) is the reference's settings run on the variants' machine, whose
-    search seconds per trial are the unit of the ``cost`` column."""
+    search seconds per trial are the unit of the ``cost`` column; ``data``: the store to read the table's
+    best value from when the runs' recorded store paths are not on this machine."""
     ref_config, ref = _curves(reference_run, reference)
     loaded = [(v, *_curves(v["run"], v["algorithm"])) for v in variants]
     for v, config, _ in loaded:
         if config.get("data_fingerprint") != ref_config.get("data_fingerprint"):
             raise InputError(f"{v['run']}: searched another table than {reference_run}; pair runs of one store")
-    best = table_best([ref_config] + [config for _, config, _ in loaded])
+    best = table_best([ref_config] + [config for _, config, _ in loaded], data)
     rows = []
     for v, config, c in loaded:
         overrides = config.get("overrides") or {}
