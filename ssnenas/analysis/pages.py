@@ -128,6 +128,7 @@ def _values(report: dict[str, Any]) -> str:
 def benchmark_table(report: dict[str, Any]) -> list[str]:
     """One row per algorithm of a benchmark report at its budget (see the module docstring)."""
     budget = int(report["budget"])
+    nd = 4 if report_metric(report).unit == "ssim" else 2  # SSIM lies in 0..1
     mid = budget // 2
     has_test = bool(report.get("has_test"))
     comps = report.get("comparisons") or {}
@@ -147,17 +148,17 @@ def benchmark_table(report: dict[str, Any]) -> list[str]:
         e, c = report["algorithms"][name], comps.get(name) or {}
         if not e.get("num_trials"):
             continue
-        val = f"{_num(_at(e, 'best_val_acc', 'mean', budget), 2)} ± {_num(_at(e, 'best_val_acc', 'sem', budget), 3)}"
-        row = [name, _num(_at(e, "best_val_acc", "mean", mid), 2), val]
+        val = f"{_num(_at(e, 'best_val_acc', 'mean', budget), nd)} ± {_num(_at(e, 'best_val_acc', 'sem', budget), nd + 1)}"
+        row = [name, _num(_at(e, "best_val_acc", "mean", mid), nd), val]
         if has_test:
             t = "test_acc_of_best_val"
             row += [_diff(c.get("diff_best_val_acc"))] if ref else []
-            row += [f"{_num(_at(e, t, 'mean', budget), 2)} ± {_num(_at(e, t, 'sem', budget), 3)}",
-                    f"[{_num(_at(e, t, 'p30', budget), 2)}, {_num(_at(e, t, 'p70', budget), 2)}]"]
+            row += [f"{_num(_at(e, t, 'mean', budget), nd)} ± {_num(_at(e, t, 'sem', budget), 3)}",
+                    f"[{_num(_at(e, t, 'p30', budget), nd)}, {_num(_at(e, t, 'p70', budget), nd)}]"]
             row += [_diff(c.get(f"diff_{t}"))] if ref else []
         else:
             m = "best_val_acc"
-            row += [f"[{_num(_at(e, m, 'p30', budget), 2)}, {_num(_at(e, m, 'p70', budget), 2)}]"]
+            row += [f"[{_num(_at(e, m, 'p30', budget), nd)}, {_num(_at(e, m, 'p70', budget), nd)}]"]
             row += [_diff(c.get("diff_best_val_acc"))] if ref else []
         cost = e.get("search_time_s_mean", e.get("wall_time_s_mean"))
         row += [_num(cost, 2), _per_hour(cost)]
@@ -214,19 +215,20 @@ def ablation_table(doc: dict[str, Any]) -> list[str]:
     queries = [str(q) for q in doc["queries"]]
     ref = doc["reference"]
     head = ["variant", "settings"] + [f"regret @{q} (Δ vs {ref}, W/L, p)" for q in queries] + ["cost per trial"]
+    nd = 4 if report_metric(doc).unit == "ssim" else 2  # SSIM lies in 0..1: its regrets are hundredths
     rows = []
     for row in doc["rows"]:
         settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(row["settings"].items())) or "(none)"
         cells = []
         for q in queries:
             a = row["at"][q]
-            cells.append(f"{a['regret']:.2f} ({a['delta']:+.2f}, {a['wins']}/{a['losses']}, {_p(a['p_value'])})")
+            cells.append(f"{a['regret']:.{nd}f} ({a['delta']:+.{nd}f}, {a['wins']}/{a['losses']}, {_p(a['p_value'])})")
         cost = f"{row['cost']:.2f}×" if row.get("cost") is not None else f"{row['search_time_s_mean']:.2f} s"
         rows.append([row["label"], settings] + cells + [cost])
     cost_unit = doc.get("cost_unit_s")
     unit = "" if report_metric(doc) == PERCENT else f" ({report_metric(doc).label})"
     caption = (f"**{doc['benchmark']} / {doc['dataset']}**, budget {doc['budget']}, seed {doc['seed']}: regret = "
-               f"the table's best validation value{unit} ({doc['table_best']:.2f}) minus the best found, mean over "
+               f"the table's best validation value{unit} ({doc['table_best']:.{nd}f}) minus the best found, mean over "
                f"{min(r['num_pairs'] for r in doc['rows'])} or more paired trials; Δ: variant − {ref} on the same "
                "trials (negative: ahead), W/L: trials ahead / behind, p: two-sided Wilcoxon signed-rank"
                + (f"; cost: search seconds per trial over {ref}'s settings run alike ({cost_unit:.2f} s)"
