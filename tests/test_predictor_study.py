@@ -88,6 +88,13 @@ def test_parse_predictors_lr_table_and_overrides():
                              lr_overrides=parse_lr_overrides(["ss-ccl=2e-3"]))
     assert [s.lr for s in nb201] == [1e-3, 1e-3, 2e-3]
     assert DEFAULT_LR["gin"]["darts"] == DEFAULT_LR["gin"]["nasbench101"]
+    # every space the library has gets an lr (TransNAS-Bench-101 micro: NB201's, the same cell)
+    from ssnenas.spaces import space_names
+
+    for space in space_names():
+        assert [s.lr for s in parse_predictors(["gin", "ss-rl=a.pt", "ss-ccl=b.pt"], space=space)]
+    assert [s.lr for s in parse_predictors(["gin", "ss-rl=a.pt", "ss-ccl=b.pt"], space="transnas101-micro")] == \
+        [s.lr for s in parse_predictors(["gin", "ss-rl=a.pt", "ss-ccl=b.pt"], space="nasbench201")]
     for bad in (["bogus"], ["gin=x.pt"], ["ss-rl"], ["gin", "gin"], [], ["ss-ccl:=c.pt"], ["ss-ccl:a/b=c.pt"]):
         with pytest.raises(InputError):
             parse_predictors(bad, space="nasbench201")
