@@ -226,9 +226,9 @@ def ablation_table(doc: dict[str, Any]) -> list[str]:
         cost = f"{row['cost']:.2f}×" if row.get("cost") is not None else f"{row['search_time_s_mean']:.2f} s"
         rows.append([row["label"], settings] + cells + [cost])
     cost_unit = doc.get("cost_unit_s")
-    unit = "" if report_metric(doc) == PERCENT else f" ({report_metric(doc).label})"
+    what = "validation value" if report_metric(doc) == PERCENT else report_metric(doc).label
     caption = (f"**{doc['benchmark']} / {doc['dataset']}**, budget {doc['budget']}, seed {doc['seed']}: regret = "
-               f"the table's best validation value{unit} ({doc['table_best']:.{nd}f}) minus the best found, mean over "
+               f"the table's best {what}, {doc['table_best']:.{nd}f}, minus the best found, mean over "
                f"{min(r['num_pairs'] for r in doc['rows'])} or more paired trials; Δ: variant − {ref} on the same "
                "trials (negative: ahead), W/L: trials ahead / behind, p: two-sided Wilcoxon signed-rank"
                + (f"; cost: search seconds per trial over {ref}'s settings run alike ({cost_unit:.2f} s)"
