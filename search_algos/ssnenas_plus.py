@@ -17,7 +17,10 @@ between the queries, never the paired initial cells:
   the batch is passed over, so no query re-measures a known computation.
 
 Everything else is NPENAS (``search_algos.npenas``): the fine-tuned encoder, the mutation pool, the
-batched cohort fits. The settings the benchmark tables use are the defaults of :data:`PLUS_SETTINGS`.
+batched cohort fits. The name ``ssnenas-plus`` (alias of ``npenas-ssccl-k3-iso``) runs it with
+``search_algos._factory.PLUS_SETTINGS``: ``early_k=3, early_until=50, skip_isomorphic=True`` and 100
+fine-tuning epochs; the ablation behind that choice is in docs/ssnenas-plus.md (neighbour candidates
+were tried and dropped: on NAS-Bench-201 the mutation pool already holds the best cell's neighbours).
 """
 
 from __future__ import annotations
