@@ -71,10 +71,8 @@ def _check_prepared(relative: str, source: Path, tmp_path: Path) -> None:
 def test_nb101_1k_facts(nb101_1k_csv, tmp_path, capsys):
     """nb101_1k.csv: the project's hashing reproduces all 1,000 official module hashes (and its canonical
     form splits the table as they do); the store, the CLI and prepare_all hold its 1,000 models."""
-    from ssnenas.encstudy import analyse, canonical_nb101
-    from ssnenas.spaces import get_space
+    from nb101_checks import check_classes_match_hashes, check_csv_store
     from ssnenas.spaces.nasbench101 import SPACE, arch_from_adjacency, module_hash
-    from ssnenas.store.nasbench101 import prepare_nasbench101
 
     rows = _rows(nb101_1k_csv)
     assert list(rows[0]) == list(synthetic_tables.NB101_COLUMNS)  # the generated table's layout is this one's
@@ -92,24 +90,11 @@ def test_nb101_1k_facts(nb101_1k_csv, tmp_path, capsys):
         archs.append(arch)
 
     # the canonical form: same hash <-> same class on the real table
-    hashes = [r["module_hash"] for r in rows]
-    classes = [canonical_nb101(a) for a in archs]
-    assert len(set(classes)) == len(set(hashes)) == len(set(zip(classes, hashes)))
-    result = analyse(get_space("nasbench101"), archs)
-    assert result["unique_up_to_isomorphism"] == len(set(hashes))
-    assert result["encodings"]["key"] == {"distinct": len(set(hashes)), "merged": 0, "split": 0}
-    assert result["encodings"]["path"]["merged"] > 0  # the path encoding is not injective on NB101
+    check_classes_match_hashes(archs, [r["module_hash"] for r in rows])
 
     # the store
-    store = BenchmarkStore.open(prepare_nasbench101(nb101_1k_csv, tmp_path / "out"))
-    assert store.num_archs == 1000 and store.metadata["source_format"] == "csv"
-    got = store.lookup(hashes, ("val_acc", "test_acc", "val_acc_36", "trainable_parameters"))
-    np.testing.assert_array_equal(got["val_acc"], [float(r["val_acc_108"]) for r in rows])
-    np.testing.assert_array_equal(got["val_acc_36"], [float(r["val_acc_36"]) for r in rows])
-    np.testing.assert_array_equal(got["trainable_parameters"], [int(r["trainable_parameters"]) for r in rows])
-    assert np.isnan(got["test_acc"]).all()
+    check_csv_store(nb101_1k_csv, rows, tmp_path / "out")
     best = max(rows, key=lambda r: float(r["val_acc_108"]))
-    assert store.best()["key"] == best["module_hash"]
 
     # the CLI: prepare, info, lookup
     out = tmp_path / "store"

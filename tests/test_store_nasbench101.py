@@ -16,6 +16,7 @@ from ssnenas.store.nasbench101 import prepare_nasbench101
 from ssnenas.store.nb101_proto import model_metrics_class
 from ssnenas.store.table import BenchmarkStore
 from ssnenas.store.tfrecord import iter_tfrecord, masked_crc32c, write_tfrecord
+from nb101_checks import check_csv_store
 from nb101_files import (REAL_MODELS, ModelRuns, Run, frame, masked_crc, model_payloads, payload,
                                synthetic_runs, write_records)
 
@@ -189,17 +190,9 @@ def test_tfrecord_of_1000_graphs(tmp_path, synthetic_nb101_csv):
 def test_csv_in_the_1k_layout(tmp_path, synthetic_nb101_csv):
     """A table in the layout of nb101_1k.csv (the generated one; the real one's facts:
     tests/test_shared_tables.py): every column kept, no test accuracy, the best model found."""
-    rows = list(csv.DictReader(open(synthetic_nb101_csv)))
-    store = BenchmarkStore.open(prepare_nasbench101(synthetic_nb101_csv, tmp_path / "out"))
-    assert store.num_archs == 1000 and store.metadata["source_format"] == "csv"
-    got = store.lookup([r["module_hash"] for r in rows], ("val_acc", "test_acc", "val_acc_36",
-                                                          "trainable_parameters"))
-    np.testing.assert_array_equal(got["val_acc"], [float(r["val_acc_108"]) for r in rows])
-    np.testing.assert_array_equal(got["val_acc_36"], [float(r["val_acc_36"]) for r in rows])
-    np.testing.assert_array_equal(got["trainable_parameters"], [int(r["trainable_parameters"]) for r in rows])
-    assert np.isnan(got["test_acc"]).all()
-    best = max(rows, key=lambda r: float(r["val_acc_108"]))
-    assert store.best()["key"] == best["module_hash"]
+    with open(synthetic_nb101_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    check_csv_store(synthetic_nb101_csv, rows, tmp_path / "out")
 
 
 def test_csv_in_the_500_layout_groups_unpruned_rows(tmp_path, synthetic_nb101_unpruned_csv):
