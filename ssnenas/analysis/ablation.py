@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ssnenas.analysis.curves import AlgorithmCurves
-from ssnenas.analysis.report import _load, config_metric
+from ssnenas.analysis.report import config_metric, load_curves
 from ssnenas.metric_spec import PERCENT
 from ssnenas.errors import InputError
 from ssnenas.stats import paired_difference
@@ -31,11 +31,20 @@ from ssnenas.stats import paired_difference
 QUERIES = (30, 50, 100)
 
 
-def _curves(run: str | os.PathLike, algorithm: str) -> tuple[dict[str, Any], AlgorithmCurves]:
-    config, _, curves = _load(run)
-    if algorithm not in curves:
-        raise InputError(f"{run}: has no algorithm {algorithm!r}; it has {', '.join(curves)}")
-    return config, curves[algorithm]
+class _Runs:
+    """Run folders read once each (an ablation pairs many algorithms of one folder with its reference)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, tuple[dict[str, Any], dict[str, AlgorithmCurves]]] = {}
+
+    def curves(self, run: str | os.PathLike, algorithm: str) -> tuple[dict[str, Any], AlgorithmCurves]:
+        key = str(Path(run).resolve())
+        if key not in self._loaded:
+            self._loaded[key] = load_curves(run)
+        config, curves = self._loaded[key]
+        if algorithm not in curves:
+            raise InputError(f"{run}: has no algorithm {algorithm!r}; it has {', '.join(curves)}")
+        return config, curves[algorithm]
 
 
 def table_best(configs: Sequence[dict[str, Any]], data: str | os.PathLike | None = None) -> float:
@@ -87,8 +96,9 @@ def ablation(reference_run: str | os.PathLike, reference: str, variants: Sequenc
     ``cost_reference`` (same keys) is the reference's settings run on the variants' machine, whose
     search seconds per trial are the unit of the ``cost`` column; ``data``: the store to read the table's
     best value from when the runs' recorded store paths are not on this machine."""
-    ref_config, ref = _curves(reference_run, reference)
-    loaded = [(v, *_curves(v["run"], v["algorithm"])) for v in variants]
+    runs = _Runs()
+    ref_config, ref = runs.curves(reference_run, reference)
+    loaded = [(v, *runs.curves(v["run"], v["algorithm"])) for v in variants]
     for v, config, _ in loaded:
         if config.get("data_fingerprint") != ref_config.get("data_fingerprint"):
             raise InputError(f"{v['run']}: searched another table than {reference_run}; pair runs of one store")
@@ -100,7 +110,7 @@ def ablation(reference_run: str | os.PathLike, reference: str, variants: Sequenc
         rows.append(variant_row(v["label"], settings, c, ref, best, queries))
     unit = None
     if cost_reference is not None:
-        _, cr = _curves(cost_reference["run"], cost_reference["algorithm"])
+        _, cr = runs.curves(cost_reference["run"], cost_reference["algorithm"])
         unit = float(np.mean(cr.search_time_s))
         for row in rows:
             row["cost"] = row["search_time_s_mean"] / unit

@@ -203,11 +203,7 @@ def fixed_budget_table(report: dict[str, Any]) -> list[str]:
     return [caption, ""] + md_table(head, rows)
 
 
-# --- predictor studies ------------------------------------------------------------------------------
-
-def _gain(d: dict | None, p_value) -> str:
-    return "-" if d is None else f"{d['mean_diff']:+.3f} ({d['wins']}/{d['n']}, {p_value(d['p_value'])})"
-
+# --- ablations ---------------------------------------------------------------------------------------
 
 def ablation_table(doc: dict[str, Any]) -> list[str]:
     """One row per variant of an ablation file: its ``--set`` settings, then per query count the mean
@@ -234,6 +230,12 @@ def ablation_table(doc: dict[str, Any]) -> list[str]:
                + (f"; cost: search seconds per trial over {ref}'s settings run alike ({cost_unit:.2f} s)"
                   if cost_unit else "") + (f"; {doc['cost_note']}" if doc.get("cost_note") else ""))
     return [caption, ""] + md_table(head, rows)
+
+
+# --- predictor studies ------------------------------------------------------------------------------
+
+def _gain(d: dict | None, p_value) -> str:
+    return "-" if d is None else f"{d['mean_diff']:+.3f} ({d['wins']}/{d['n']}, {p_value(d['p_value'])})"
 
 
 def study_parts(payload: dict[str, Any]) -> dict[str, list[str]]:
