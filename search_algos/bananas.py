@@ -11,7 +11,8 @@ per candidate, draws one sample from N(mean, std) of the 5 predictions (independ
 sampling, acquisition "its"); the ``k`` = 10 lowest samples are evaluated.
 
 Settings (as the SSNENAS code runs it): NB101 10 × 20, 150 epochs, batch 32, lr 0.01; NB201 10 × 200
-(path encoding) or 10 × 20 (adjacency / PAPE), 200 epochs, lr 0.001. Encodings: ``"path"``
+(path encoding) or 10 × 20 (adjacency / PAPE), 200 epochs, lr 0.001 (also on TransNAS-Bench-101 micro,
+the same cell with four ops; DARTS takes NB101's). Encodings: ``"path"``
 (BANANAS-PE), ``"adjacency"`` (-AE), ``"pape"`` (-PEAE).
 
 Loss (``loss``): ``"mae"`` (default) as the SSNENAS code runs it, or ``"mape"``, the one NPENASv1 (and the
@@ -47,8 +48,15 @@ ADAM_EPS = 1e-7  # Keras' default
 
 
 def default_settings(space: str, encoding: str) -> dict:
-    """The SSNENAS runs' ``width``, ``epochs`` and ``lr`` for a space and encoding."""
-    if space == "nasbench201":
+    """The SSNENAS runs' ``width``, ``epochs`` and ``lr`` for a space (name) and encoding.
+
+    NB201's settings for every space with NB201's cell (ops on the six edges of a four-node cell:
+    TransNAS-Bench-101 micro, which the SSNENAS code never searched, has the same path encoding
+    machinery with four ops instead of five); NB101's for the others (NB101, DARTS)."""
+    from ssnenas.spaces import get_space
+    from ssnenas.spaces.cell_on_edges import CellOnEdgesSpace
+
+    if isinstance(get_space(space), CellOnEdgesSpace):
         return {"width": 200 if encoding == "path" else 20, "epochs": 200, "lr": 1e-3}
     return {"width": 20, "epochs": 150, "lr": 1e-2}
 

@@ -99,9 +99,10 @@ def test_recipes_match_the_papers_and_the_bananas_searcher():
     assert recipe("mlp", "nasbench101")["hidden"] == [512, 2048, 2048, 512]
     from search_algos.bananas import default_settings
 
-    for space in ("nasbench101", "nasbench201", "darts"):
+    for space, width in (("nasbench101", 20), ("nasbench201", 200), ("darts", 20), ("transnas101-micro", 200)):
         b, want = recipe("bananas", space), default_settings(space, "path")
         assert (b["hidden"][0], b["epochs"], b["lr"], len(b["hidden"])) == (want["width"], want["epochs"], want["lr"], 10)
+        assert want["width"] == width  # TransNAS-Bench-101 micro has NB201's cell, so NB201's settings
 
 
 def test_parse_baselines():

@@ -10,8 +10,9 @@ mlp        MLP 512-2048-2048-512, MAE (:mod:`.mlp`)               200     32    
 bananas    BANANAS ensemble of 5 MLPs, 10 layers, MAE (:mod:`.mlp`) 200/150 32   1e-3/1e-2 path
 ========== ===================================================== ======= ====== ===== =========
 
-(bananas: width 200, 200 epochs, lr 1e-3 on NB201; width 20, 150 epochs, lr 0.01 on NB101 and
-DARTS, the BANANAS searcher's settings.) The number of epochs is part of each baseline's recipe:
+(bananas: the BANANAS searcher's settings, ``search_algos.bananas.default_settings``: width 200,
+200 epochs, lr 1e-3 on NB201 and TransNAS-Bench-101 micro; width 20, 150 epochs, lr 0.01 on NB101 and
+DARTS.) The number of epochs is part of each baseline's recipe:
 a study's ``--epochs`` grid applies to the GIN predictors only. Every baseline regresses the same
 target as the GINs (validation accuracy as a fraction) and is scored on the same test rows.
 """
@@ -41,9 +42,11 @@ def recipe(kind: str, space: str) -> dict[str, Any]:
         return {"epochs": 200, "batch_size": 32, "lr": 1e-2, "hidden": [512, 2048, 2048, 512],
                 "encoding": "adjacency", "fused_adam": True}
     if kind == "bananas":
-        nb201 = space == "nasbench201"
-        return {"epochs": 200 if nb201 else 150, "batch_size": 32, "lr": 1e-3 if nb201 else 1e-2,
-                "hidden": [200 if nb201 else 20] * 10, "ensemble": ENSEMBLE, "encoding": "path"}
+        from search_algos.bananas import default_settings
+
+        searcher = default_settings(space, "path")
+        return {"epochs": searcher["epochs"], "batch_size": 32, "lr": searcher["lr"],
+                "hidden": [searcher["width"]] * 10, "ensemble": ENSEMBLE, "encoding": "path"}
     raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINE_KINDS)}")
 
 
