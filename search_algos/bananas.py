@@ -37,6 +37,7 @@ import torch
 from search_algos._base import check_int
 from search_algos._cohort import CohortSearcher, FitRequest, ProposeSteps
 from ssnenas.errors import InputError
+from ssnenas.predstudy.mlp import bananas_settings as default_settings  # noqa: F401 (the searcher's defaults)
 
 ENCODINGS = ("path", "adjacency", "pape")
 #: the training losses of the ensemble: ``"mae"`` (SSNENAS) and ``"mape"`` (NPENASv1's NB201 runs)
@@ -45,20 +46,6 @@ LOSSES = ("mae", "mape")
 MAPE_LOWER_BOUND = 4.5
 BETAS = (0.9, 0.99)
 ADAM_EPS = 1e-7  # Keras' default
-
-
-def default_settings(space: str, encoding: str) -> dict:
-    """The SSNENAS runs' ``width``, ``epochs`` and ``lr`` for a space (name) and encoding.
-
-    NB201's settings for every space with NB201's cell (ops on the six edges of a four-node cell:
-    TransNAS-Bench-101 micro, which the SSNENAS code never searched, has the same path encoding
-    machinery with four ops instead of five); NB101's for the others (NB101, DARTS)."""
-    from ssnenas.spaces import get_space
-    from ssnenas.spaces.cell_on_edges import CellOnEdgesSpace
-
-    if isinstance(get_space(space), CellOnEdgesSpace):
-        return {"width": 200 if encoding == "path" else 20, "epochs": 200, "lr": 1e-3}
-    return {"width": 20, "epochs": 150, "lr": 1e-2}
 
 
 def check_loss_settings(loss: Any, mape_lower_bound: Any) -> None:

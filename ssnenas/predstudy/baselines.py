@@ -10,7 +10,7 @@ mlp        MLP 512-2048-2048-512, MAE (:mod:`.mlp`)               200     32    
 bananas    BANANAS ensemble of 5 MLPs, 10 layers, MAE (:mod:`.mlp`) 200/150 32   1e-3/1e-2 path
 ========== ===================================================== ======= ====== ===== =========
 
-(bananas: the BANANAS searcher's settings, ``search_algos.bananas.default_settings``: width 200,
+(bananas: the BANANAS searcher's settings, :func:`.mlp.bananas_settings`: width 200,
 200 epochs, lr 1e-3 on NB201 and TransNAS-Bench-101 micro; width 20, 150 epochs, lr 0.01 on NB101 and
 DARTS.) The number of epochs is part of each baseline's recipe:
 a study's ``--epochs`` grid applies to the GIN predictors only. Every baseline regresses the same
@@ -42,9 +42,9 @@ def recipe(kind: str, space: str) -> dict[str, Any]:
         return {"epochs": 200, "batch_size": 32, "lr": 1e-2, "hidden": [512, 2048, 2048, 512],
                 "encoding": "adjacency", "fused_adam": True}
     if kind == "bananas":
-        from search_algos.bananas import default_settings
+        from ssnenas.predstudy.mlp import bananas_settings
 
-        searcher = default_settings(space, "path")
+        searcher = bananas_settings(space, "path")
         return {"epochs": searcher["epochs"], "batch_size": 32, "lr": searcher["lr"],
                 "hidden": [searcher["width"]] * 10, "ensemble": ENSEMBLE, "encoding": "path"}
     raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINE_KINDS)}")

@@ -4,9 +4,9 @@
 with ReLU, a linear output, on the adjacency encoding; MAE loss, Adam lr 0.01, batch 32, 200 epochs.
 
 ``bananas`` (White et al., BANANAS, arXiv 1910.11858, as the project's BANANAS searcher runs it): an
-ensemble of 5 MLPs with 10 hidden ReLU layers of width 200 (NB201) or 20 (NB101, DARTS) on the path
+ensemble of 5 MLPs with 10 hidden ReLU layers of width 200 (NB201-cell spaces) or 20 (NB101, DARTS) on the path
 encoding, MAE loss, Adam(β = (0.9, 0.99), eps 1e-7), batch 32, lr 1e-3 / 200 epochs (NB201) or
-lr 0.01 / 150 epochs (NB101, DARTS); the prediction is the ensemble mean.
+lr 0.01 / 150 epochs (NB101, DARTS), :func:`bananas_settings`; the prediction is the ensemble mean.
 
 Weights are Glorot-uniform and biases zero (the Keras defaults BANANAS used). Input columns that are
 zero for every architecture of the benchmark are dropped first: they cannot change any output.
@@ -23,6 +23,21 @@ from torch import Tensor
 from ssnenas.predstudy.stacked import glorot, member_generators, train_stacked
 
 PREDICT_CHUNK = 4096
+
+
+def bananas_settings(space: str, encoding: str) -> dict:
+    """BANANAS' ``width``, ``epochs`` and ``lr`` as the SSNENAS runs use them, for a space (name) and encoding:
+    the searcher's defaults (``search_algos.bananas``) and the ``bananas`` baseline's recipe.
+
+    NB201's settings for every space with NB201's cell (ops on the six edges of a four-node cell:
+    TransNAS-Bench-101 micro, which the SSNENAS code never searched, has the same path encoding
+    machinery with four ops instead of five); NB101's for the others (NB101, DARTS)."""
+    from ssnenas.spaces import get_space
+    from ssnenas.spaces.cell_on_edges import CellOnEdgesSpace
+
+    if isinstance(get_space(space), CellOnEdgesSpace):
+        return {"width": 200 if encoding == "path" else 20, "epochs": 200, "lr": 1e-3}
+    return {"width": 20, "epochs": 150, "lr": 1e-2}
 
 
 def active_columns(x: np.ndarray) -> np.ndarray:
