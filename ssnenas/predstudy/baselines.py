@@ -44,9 +44,9 @@ def recipe(kind: str, space: str) -> dict[str, Any]:
     if kind == "bananas":
         from ssnenas.predstudy.mlp import bananas_settings
 
-        searcher = bananas_settings(space, "path")
-        return {"epochs": searcher["epochs"], "batch_size": 32, "lr": searcher["lr"],
-                "hidden": [searcher["width"]] * 10, "ensemble": ENSEMBLE, "encoding": "path"}
+        settings = bananas_settings(space, "path")
+        return {"epochs": settings["epochs"], "batch_size": 32, "lr": settings["lr"],
+                "hidden": [settings["width"]] * 10, "ensemble": ENSEMBLE, "encoding": "path"}
     raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINE_KINDS)}")
 
 

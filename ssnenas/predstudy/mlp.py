@@ -5,7 +5,7 @@ with ReLU, a linear output, on the adjacency encoding; MAE loss, Adam lr 0.01, b
 
 ``bananas`` (White et al., BANANAS, arXiv 1910.11858, as the project's BANANAS searcher runs it): an
 ensemble of 5 MLPs with 10 hidden ReLU layers of width 200 (NB201-cell spaces) or 20 (NB101, DARTS) on the path
-encoding, MAE loss, Adam(β = (0.9, 0.99), eps 1e-7), batch 32, lr 1e-3 / 200 epochs (NB201) or
+encoding, MAE loss, Adam(β = (0.9, 0.99), eps 1e-7), batch 32, lr 1e-3 / 200 epochs (NB201-cell spaces) or
 lr 0.01 / 150 epochs (NB101, DARTS), :func:`bananas_settings`; the prediction is the ensemble mean.
 
 Weights are Glorot-uniform and biases zero (the Keras defaults BANANAS used). Input columns that are
