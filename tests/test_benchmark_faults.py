@@ -92,7 +92,7 @@ def test_ctrl_c_says_how_many_tasks_are_kept_and_how_to_resume(synthetic_nb201_s
     from ssnenas.analysis.runs import finished_tasks
 
     run = tmp_path / "run"
-    trials = 400
+    trials = 4000  # about a minute of random search on one worker: SIGINT lands mid-run even when handled seconds late
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ssnenas", "benchmark", "--no-progress", "--space", "nasbench201",
                              "--data", str(synthetic_nb201_store), "--algos", "random", "--trials", str(trials),
