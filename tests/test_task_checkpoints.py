@@ -233,3 +233,89 @@ def test_a_driver_killed_mid_cohort_resumes_from_the_cohorts_checkpoints(ray_ses
     assert len(resumed) == len(left) and all(r["query"] > 0 for r in resumed), resumed
     assert run_rows(run).equals(run_rows(quiet_run))
     assert not (run / ckpt.CHECKPOINTS_DIR).exists()
+
+
+# -- the sender never waits in Ray ------------------------------------------------------------------------
+def _checkpointing_task(inbox, trial: int, seconds: float) -> tuple[float, float]:
+    """A task that sends a checkpoint every 10 ms for ``seconds`` (long enough for Ray to start a worker for
+    a task waiting for a CPU); returns when it ran."""
+    sender, start = ckpt.Sender(inbox, 0.0), time.time()
+    query = 0
+    spec = {"trial": trial, "algorithm": "npenas-np"}
+    while time.time() - start < seconds:
+        if sender.ready(spec):
+            sender.send(spec, b"state", query)
+        query += 1
+        time.sleep(0.01)
+    assert not sender.broken
+    return start, time.time()
+
+
+class SlowInbox(ckpt.Inbox):
+    """An inbox that takes 50 ms a put, as one on a busy driver node may."""
+
+    def put(self, trial: int, algorithm: str, query: int, blob: bytes) -> None:
+        time.sleep(0.05)
+        super().put(trial, algorithm, query, blob)
+
+
+def test_checkpointing_tasks_never_run_more_at_once_than_the_cpus(ray_session):
+    """A task blocked in ray.get or ray.wait lends its CPU: with puts awaited, a third task started beside
+    two that checkpoint (three searches on two CPUs). Sent without waiting, at most two run at once."""
+    inbox = ray_session.remote(SlowInbox).options(num_cpus=0).remote()
+    task = ray_session.remote(num_cpus=1)(_checkpointing_task)
+    cpus = int(ray_session.cluster_resources()["CPU"])
+    spans = ray_session.get([task.remote(inbox, trial, 3.0) for trial in range(cpus + 1)], timeout=120)
+    running = most = 0
+    for _, step in sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans],
+                          key=lambda e: (e[0], e[1])):
+        running += step
+        most = max(most, running)
+    assert most <= cpus, spans
+    latest = ray_session.get(inbox.take.remote())
+    assert sorted(trial for trial, _ in latest) == list(range(cpus + 1))  # every task's checkpoints arrived
+    assert all(query > 0 for query, _ in latest.values())
+
+
+class _Future:
+    """An ObjectRef of a put (``future()``) and its future in one."""
+
+    def __init__(self, done: bool = False, error: Exception | None = None) -> None:
+        self._done, self._error = done, error
+
+    def future(self) -> "_Future":
+        return self
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self):
+        if self._error:
+            raise self._error
+
+
+@pytest.mark.parametrize("future, timeout_s", [(_Future(done=True, error=RuntimeError("actor died")), 60.0),
+                                               (_Future(done=False), 0.0)])
+def test_a_lost_or_silent_inbox_turns_checkpoints_off_with_one_line(future, timeout_s, capfd):
+    sent = []
+    put = type("Put", (), {"remote": lambda self, *args: sent.append(args) or future})()
+    sender = ckpt.Sender(type("Inbox", (), {"put": put})(), 0.0, answer_timeout_s=timeout_s)
+    spec = {"trial": 0, "algorithm": "npenas-np"}
+    assert sender.ready(spec)
+    sender.send(spec, b"a", 1)
+    time.sleep(0.01)
+    assert not sender.ready(spec) and not sender.ready(spec)  # the first put's answer: an error, or none in time
+    sender.send(spec, b"b", 2)
+    assert sender.broken and sent == [(0, "npenas-np", 1, b"a")]
+    assert capfd.readouterr().err.count("checkpoints off for this task: the run's inbox is unreachable") == 1
+
+
+def test_a_trial_sends_its_next_checkpoint_once_the_last_is_answered():
+    pending = _Future(done=False)
+    put = type("Put", (), {"remote": lambda self, *args: pending})()
+    sender = ckpt.Sender(type("Inbox", (), {"put": put})(), 0.0)
+    one, other = {"trial": 0, "algorithm": "rea"}, {"trial": 1, "algorithm": "rea"}
+    sender.send(one, b"a", 1)
+    assert not sender.ready(one) and sender.ready(other)  # one put in flight per trial
+    pending._done = True
+    assert sender.ready(one) and not sender.broken
