@@ -294,12 +294,17 @@ class _Future:
             raise self._error
 
 
+def _inbox_answering(future: _Future, sent: list | None = None):
+    """An inbox stand-in whose every ``put.remote`` records its arguments in ``sent`` and returns ``future``."""
+    put = type("Put", (), {"remote": lambda self, *args: (sent if sent is not None else []).append(args) or future})()
+    return type("Inbox", (), {"put": put})()
+
+
 @pytest.mark.parametrize("future, timeout_s", [(_Future(done=True, error=RuntimeError("actor died")), 60.0),
                                                (_Future(done=False), 0.0)])
 def test_a_lost_or_silent_inbox_turns_checkpoints_off_with_one_line(future, timeout_s, capfd):
     sent = []
-    put = type("Put", (), {"remote": lambda self, *args: sent.append(args) or future})()
-    sender = ckpt.Sender(type("Inbox", (), {"put": put})(), 0.0, answer_timeout_s=timeout_s)
+    sender = ckpt.Sender(_inbox_answering(future, sent), 0.0, answer_timeout_s=timeout_s)
     spec = {"trial": 0, "algorithm": "npenas-np"}
     assert sender.ready(spec)
     sender.send(spec, b"a", 1)
@@ -312,8 +317,7 @@ def test_a_lost_or_silent_inbox_turns_checkpoints_off_with_one_line(future, time
 
 def test_a_trial_sends_its_next_checkpoint_once_the_last_is_answered():
     pending = _Future(done=False)
-    put = type("Put", (), {"remote": lambda self, *args: pending})()
-    sender = ckpt.Sender(type("Inbox", (), {"put": put})(), 0.0)
+    sender = ckpt.Sender(_inbox_answering(pending), 0.0)
     one, other = {"trial": 0, "algorithm": "rea"}, {"trial": 1, "algorithm": "rea"}
     sender.send(one, b"a", 1)
     assert not sender.ready(one) and sender.ready(other)  # one put in flight per trial
