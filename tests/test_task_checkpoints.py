@@ -225,6 +225,7 @@ def test_a_driver_killed_mid_cohort_resumes_from_the_cohorts_checkpoints(ray_ses
     assert finished_tasks(run) == {}  # killed mid-cohort: nothing finished, the checkpoints are there
     left = {p.parent.name for p in (run / ckpt.CHECKPOINTS_DIR).glob("*/*.pt")}
     assert left and read_lock(run)["pid"] == proc.pid  # the dead driver's lock is still there
+    spent_before = sum(ckpt.decode(p.read_bytes())["search_time_s"] for p in (run / ckpt.CHECKPOINTS_DIR).glob("*/*.pt"))
     capfd.readouterr()
     summary = run_benchmark(config(synthetic_nb201_store, run), search_algos.REGISTRY)
     assert "taking over" in capfd.readouterr().err and read_lock(run) is None
@@ -233,6 +234,10 @@ def test_a_driver_killed_mid_cohort_resumes_from_the_cohorts_checkpoints(ray_ses
     assert len(resumed) == len(left) and all(r["query"] > 0 for r in resumed), resumed
     assert run_rows(run).equals(run_rows(quiet_run))
     assert not (run / ckpt.CHECKPOINTS_DIR).exists()
+    # the overhead counts only the search time of this invocation, not what the dead one had spent
+    rows = read_results(run).group_by(["trial", "algorithm"]).aggregate([("search_time_s", "max")])
+    this_run = sum(rows["search_time_s_max"].to_pylist()) - spent_before
+    assert summary["sum_search_time_s"] == pytest.approx(this_run, abs=0.01)
 
 
 # -- the sender never waits in Ray ------------------------------------------------------------------------

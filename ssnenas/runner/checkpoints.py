@@ -218,6 +218,8 @@ class Shelf:
         self.note = on_note
         self.latest: dict[tuple[int, str], bytes] = {}
         self.resumed: list[dict[str, Any]] = []
+        # search time the checkpoints read from files had spent in earlier invocations, per trial
+        self.spent_before: dict[tuple[int, str], float] = {}
 
     def load(self, specs: list[dict[str, Any]]) -> None:
         """Read the checkpoints an earlier invocation left for the unfinished trials ``specs``."""
@@ -227,13 +229,15 @@ class Shelf:
                 continue
             try:
                 blob = path.read_bytes()
-                why = mismatch(decode(blob), spec)
+                payload = decode(blob)
+                why = mismatch(payload, spec)
             except Exception as exc:  # noqa: BLE001 - an unusable checkpoint: start the trial afresh
                 why = f"unreadable ({type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''})"
             if why:
                 self.note(f"note: ignoring {path}: {why}; trial {spec['trial']} {spec['algorithm']} starts afresh")
                 continue
             self.latest[(spec["trial"], spec["algorithm"])] = blob
+            self.spent_before[(spec["trial"], spec["algorithm"])] = float(payload.get("search_time_s", 0.0))
 
     def store(self, got: dict[tuple[int, str], tuple[int, bytes]], finished: set[tuple[int, str]]) -> None:
         """Write what the inbox held (trials already finished are dropped: their result is written)."""

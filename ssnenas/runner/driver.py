@@ -273,7 +273,9 @@ def _drive(remote: dict[str, Any], tasks: list[list[dict[str, Any]]], ship: Stor
                     shelf.discard(spec["trial"], spec["algorithm"])
                     monitor.finished(spec["algorithm"], table)
                     n_run += 1
-                    search_sum += float(table["search_time_s"][0].as_py()) if len(table) else 0.0
+                    # a trial resumed from an earlier invocation's checkpoint counts only this one's time
+                    before = shelf.spent_before.pop((spec["trial"], spec["algorithm"]), 0.0)
+                    search_sum += float(table["search_time_s"][0].as_py()) - before if len(table) else 0.0
                     wall_sum += float(table["wall_time_s"][0].as_py()) if len(table) else 0.0
                     if len(table):
                         nodes.add(table["node_id"][0].as_py())
