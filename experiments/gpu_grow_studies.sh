@@ -43,7 +43,7 @@ grow() {
   echo; echo "== $name ($(( $(date +%s) - started )) s in)"
   for p in $packs; do ssnenas unpack "$p" "$run" --json || return; done
   # shellcheck disable=SC2086
-  timeout -s INT -k 60 "$limit" ssnenas benchmark --space "$space" --data "$store" --algos $algos --predictor $preds \
+  timeout -s TERM -k 60 "$limit" ssnenas benchmark --space "$space" --data "$store" --algos $algos --predictor $preds \
     --trials "$trials" --budget 100 --seed 0 --out "$run" --gpus-per-task "$gpus" --cohort-size "$cohort" \
     --no-progress $extra > "$out/$name.log" 2>&1
   echo "benchmark exit $? (124: stopped at ${limit} s like Ctrl+C, finished tasks kept); last lines:"; tail -n 2 "$out/$name.log"

@@ -87,8 +87,12 @@ def test_a_cohort_killed_again_and_again_is_retried_smaller_and_the_run_finishes
 
 
 @pytest.mark.slow
-def test_ctrl_c_says_how_many_tasks_are_kept_and_how_to_resume(synthetic_nb201_store, tmp_path):
-    """SIGINT to a running `ssnenas benchmark`: exit 130 and one line with the kept count and the next step."""
+@pytest.mark.parametrize("stop, sigint", [(signal.SIGINT, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_IGN)],
+                         ids=["ctrl-c", "sigterm-in-the-background"])
+def test_ctrl_c_says_how_many_tasks_are_kept_and_how_to_resume(synthetic_nb201_store, tmp_path, stop, sigint):
+    """SIGINT to a running `ssnenas benchmark`: exit 130 and one line with the kept count and the next step.
+    SIGTERM does the same, also in a process started in the background (SIGINT ignored, which the
+    command says at its start) -- not Ray's handler, which would kill the workers under the driver."""
     from ssnenas.analysis.runs import finished_tasks
 
     run = tmp_path / "run"
@@ -98,15 +102,16 @@ def test_ctrl_c_says_how_many_tasks_are_kept_and_how_to_resume(synthetic_nb201_s
                              "--data", str(synthetic_nb201_store), "--algos", "random", "--trials", str(trials),
                              "--budget", "50", "--out", str(run), "--num-cpus", "1"],
                             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # an earlier test or a background shell (`cmd &`) can leave SIGINT ignored, which the child inherits
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            # an earlier test or a background shell (`cmd &`) can leave SIGINT ignored, which the
+                            # child inherits: set as the case needs
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     try:
         deadline = time.monotonic() + 240
         while len(finished_tasks(run)) < 2:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the benchmark wrote no results in 240 s"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -119,3 +124,6 @@ def test_ctrl_c_says_how_many_tasks_are_kept_and_how_to_resume(synthetic_nb201_s
                     "re-run the same command to resume"), err
     assert 2 <= kept < trials
     assert re.search(r"\d+/\d+ tasks done", out) is None  # no summary line of a finished run
+    notice = f"note: this process ignores SIGINT (started in the background); stop it with `kill {proc.pid}`"
+    assert (notice in err) == (sigint == signal.SIG_IGN), err
+    assert "Traceback" not in err and "*** SIG" not in err, err

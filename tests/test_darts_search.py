@@ -282,16 +282,19 @@ def test_retrain_with_ddp_workers_then_evaluate(ray_session, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigint_mid_search_exits_130_says_how_many_finished_and_rerun_resumes(ray_session, tmp_path):
+@pytest.mark.parametrize("stop, sigint", [(signal.SIGINT, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_IGN)],
+                         ids=["ctrl-c", "sigterm-in-the-background"])
+def test_sigint_mid_search_exits_130_says_how_many_finished_and_rerun_resumes(ray_session, tmp_path, stop, sigint):
     """SIGINT (Ctrl+C) once candidates have finished: exit 130, one line saying how many finished and
-    that re-running resumes; no Tune Python-API hint, no metric-fetch noise, no "best" printed."""
+    that re-running resumes; no Tune Python-API hint, no metric-fetch noise, no "best" printed. SIGTERM
+    does the same, also when the search was started in the background (SIGINT ignored, said at start)."""
     out = tmp_path / "run"
     address = ray_session.get_runtime_context().gcs_address
     flags = [*TINY, "--budget", "16", "--num-init", "2", "--k", "2", "--epochs", "1"]
     argv = [sys.executable, "-m", "experiments.darts_search", "--out", str(out), "--address", address, *flags]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -299,7 +302,7 @@ def test_sigint_mid_search_exits_130_says_how_many_finished_and_rerun_resumes(ra
                 break
             time.sleep(0.5)
         assert proc.poll() is None, "the search ended before it was interrupted"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -313,6 +316,7 @@ def test_sigint_mid_search_exits_130_says_how_many_finished_and_rerun_resumes(ra
     assert "Tuner.restore" not in stderr + stdout and "Failed to fetch metrics" not in stderr + stdout
     assert "best" not in stdout and "Configuration for experiment" not in stdout + stderr
     assert "tensorboard" not in (stdout + stderr).lower()
+    assert ("note: this process ignores SIGINT" in stderr) == (sigint == signal.SIG_IGN), stderr
     report = json.loads((out / "candidates.json").read_text())
     assert report["interrupted"] and report["finished"] == finished
 

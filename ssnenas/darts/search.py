@@ -46,6 +46,7 @@ from ssnenas.darts.report import KIND, TUNE_NAME, write_search_report
 from ssnenas.errors import InputError
 from ssnenas.ray_connect import connect_ray
 from ssnenas.runfolder import differences, existing_run, refuse_other_run
+from ssnenas.stop_signals import sigterm_stops_like_ctrl_c
 
 DEFAULT_OUT = "runs/darts-digits"
 #: the embedded default job: digits, a narrow 5-cell network, 16 candidates of 6 epochs each
@@ -321,7 +322,7 @@ def search_metrics_callback(run: Path, config: SearchConfig):
 
 
 class SearchInterrupted(Exception):
-    """The search stopped before its budget (SIGINT / SIGUSR1); the run folder resumes it."""
+    """The search stopped before its budget (SIGINT, SIGTERM, SIGUSR1); the run folder resumes it."""
 
     def __init__(self, finished: int, budget: int) -> None:
         super().__init__(f"{finished} of {budget} candidates finished")
@@ -416,7 +417,9 @@ def _run_search_held(config: SearchConfig, out: Path, settings: dict[str, Any], 
                                               "max_concurrent_trials": slots, "packing": plan,
                                               "step_mode": config.step_mode})
             placed = tune.with_resources(trainable, resources)
-            with _quiet_tune():
+            # SIGTERM (after Ray's connect installed its handler) stops the search as Ctrl-C does: Tune's
+            # graceful stop, then the report of what finished
+            with _quiet_tune(), sigterm_stops_like_ctrl_c():
                 if legacy:
                     with trusting_pickles():
                         grid = tune.Tuner.restore(str(exp), trainable=placed, resume_errored=True).fit()

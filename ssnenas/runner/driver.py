@@ -40,6 +40,7 @@ from ssnenas.atomic import atomic_json
 from ssnenas.ray_connect import connect_ray
 from ssnenas.runner.config import BenchmarkConfig, task_specs
 from ssnenas.runlock import hold_run_folder
+from ssnenas.stop_signals import sigterm_stops_like_ctrl_c
 from ssnenas.runner import checkpoints as ckpt
 from ssnenas.runner.folder import check_run_folder, write_run_config
 from ssnenas.runner.metrics import RunMetrics
@@ -110,8 +111,9 @@ def _run_held(config: BenchmarkConfig, registry: AlgorithmRegistry, store: Any, 
         slots = _worker_slots(config.gpus_per_task)
         workers = max(1, min(slots, len(tasks)))
         summary["cohort_sizes"] = run_config["cohort_sizes"]
-        _drive(remote, tasks, ship, registry, out, run_config, config, summary,
-               n_before=n_before, total=total, workers=workers, on_result=on_result)
+        with sigterm_stops_like_ctrl_c():  # here, after Ray's connect installed its own SIGTERM handler
+            _drive(remote, tasks, ship, registry, out, run_config, config, summary,
+                   n_before=n_before, total=total, workers=workers, on_result=on_result)
     finally:
         if summary:
             lost = summary.get("ray_lost")
