@@ -12,7 +12,9 @@ gets the handler that was there before (Ray's: stop at once).
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -24,10 +26,12 @@ def sigint_ignored() -> bool:
     return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
-def sigint_ignored_notice(pid: int) -> str:
-    """The one line a long command prints at its start when SIGINT is ignored: how to stop it instead."""
-    return (f"note: this process ignores SIGINT (started in the background); stop it with `kill {pid}` "
-            "(SIGTERM), which keeps what finished as Ctrl-C does")
+def say_if_sigint_ignored() -> None:
+    """Print, to stderr, the one line a long command gives at its start when SIGINT is ignored: how to stop
+    it instead (SIGTERM, see :func:`sigterm_stops_like_ctrl_c`)."""
+    if sigint_ignored():
+        print(f"note: this process ignores SIGINT (started in the background); stop it with `kill {os.getpid()}` "
+              "(SIGTERM), which keeps what finished as Ctrl-C does", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

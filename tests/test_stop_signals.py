@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from ssnenas.stop_signals import sigint_ignored, sigterm_stops_like_ctrl_c
+from ssnenas.stop_signals import say_if_sigint_ignored, sigint_ignored, sigterm_stops_like_ctrl_c
 
 
 @pytest.fixture
@@ -43,3 +43,14 @@ def test_a_sigint_handler_of_its_own_is_called_instead(term_handler):
     assert stops == [signal.SIGINT] and term_handler == [signal.SIGTERM]
     os.kill(os.getpid(), signal.SIGTERM)
     assert term_handler == [signal.SIGTERM, signal.SIGTERM]
+
+
+@pytest.mark.parametrize("sigint", [signal.default_int_handler, signal.SIG_IGN])
+def test_the_start_notice_names_this_pid_only_when_sigint_is_ignored(term_handler, sigint, capsys):
+    signal.signal(signal.SIGINT, sigint)
+    say_if_sigint_ignored()
+    err = capsys.readouterr().err
+    if sigint is signal.SIG_IGN:
+        assert f"stop it with `kill {os.getpid()}` (SIGTERM)" in err
+    else:
+        assert err == ""

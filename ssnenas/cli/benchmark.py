@@ -28,7 +28,6 @@ resumes. The driver is ssnenas.runner.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -126,10 +125,9 @@ def command(args: argparse.Namespace) -> int:
     if config.out.is_dir():
         check_free(config.out)  # a folder another command holds: refused at once, before the slow checks
     from ssnenas.runner.driver import run_benchmark
-    from ssnenas.stop_signals import sigint_ignored, sigint_ignored_notice
+    from ssnenas.stop_signals import say_if_sigint_ignored
 
-    if sigint_ignored():
-        print(sigint_ignored_notice(os.getpid()), file=sys.stderr, flush=True)
+    say_if_sigint_ignored()
     try:
         summary = run_benchmark(config, registry())
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from typing import Any
 from ssnenas.cli import add_command
 from ssnenas.darts.search import SearchConfig, SearchInterrupted, add_arguments, resolve_settings
 from ssnenas.darts.search import run_search as run_search_with
-from ssnenas.stop_signals import sigint_ignored, sigint_ignored_notice
+from ssnenas.stop_signals import say_if_sigint_ignored
 
 HELP = """Open-domain DARTS search with real candidate training on Ray Tune.
 
@@ -74,8 +74,7 @@ def _command(args: argparse.Namespace) -> int:
     if Path(args.out).is_dir():
         check_free(args.out)  # a folder another command holds (ssnenas.runlock): refused at once
     config = resolve_settings(args)
-    if sigint_ignored():
-        print(sigint_ignored_notice(os.getpid()), file=sys.stderr, flush=True)
+    say_if_sigint_ignored()
     try:
         summary = run_search(config)
     except SearchInterrupted as exc:

@@ -38,9 +38,8 @@ from ssnenas.analysis.runs import (CONFIG_FILE, SUMMARY_FILE, finished_tasks, re
                                    write_result)
 from ssnenas.atomic import atomic_json
 from ssnenas.ray_connect import connect_ray
-from ssnenas.runner.config import BenchmarkConfig, task_specs
 from ssnenas.runlock import hold_run_folder
-from ssnenas.stop_signals import sigterm_stops_like_ctrl_c
+from ssnenas.runner.config import BenchmarkConfig, task_specs
 from ssnenas.runner import checkpoints as ckpt
 from ssnenas.runner.folder import check_run_folder, write_run_config
 from ssnenas.runner.metrics import RunMetrics
@@ -48,6 +47,7 @@ from ssnenas.runner.registry import AlgorithmRegistry
 from ssnenas.runner.shipping import StoreShipment
 from ssnenas.runner.tasks import form_cohorts, run_cohort_task, run_task, split_cohort
 from ssnenas.runner.validate import validate
+from ssnenas.stop_signals import sigterm_stops_like_ctrl_c
 
 
 def run_benchmark(config: BenchmarkConfig, registry: AlgorithmRegistry, *,
